@@ -1,0 +1,92 @@
+# orgops.ssm_automation: one entry point for users, developers and CI.
+#   make demo   - run playbooks/check_os.yml against the local sandbox and show the report
+#   make test   - every check CI runs
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+BUILD := $(abspath .build)
+COLLECTIONS := $(BUILD)/collections
+COLL_ROOT := $(COLLECTIONS)/ansible_collections
+STAMP_VENV := $(VENV)/.installed
+STAMP_AWS := $(COLL_ROOT)/amazon/aws/MANIFEST.json
+PYTEST_WORKERS ?= 2
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
+export PYTHONPATH := $(COLLECTIONS):$(abspath .)
+export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
+export ANSIBLE_HOME := $(BUILD)/ansible-home
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv collections demo test lint ruff yamllint cfn-lint pytest unit integration sanity \
+        ansible-lint molecule builder galaxy-build bench clean
+
+help:
+	@echo "make demo   run the check_os playbook against the local sandbox and show the report"
+	@echo "make test   run every check (lint, unit, integration, sanity, ansible-lint, molecule, build)"
+	@echo "make bench  run the gather benchmark"
+
+$(STAMP_VENV): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP_VENV)
+
+$(STAMP_AWS): $(STAMP_VENV) scripts/install_collections.py
+	$(BIN)/python scripts/install_collections.py --dest $(COLLECTIONS)
+
+collections: $(STAMP_AWS)
+	@$(BIN)/python scripts/install_collections.py --dest $(COLLECTIONS) --link-only
+
+demo: collections
+	$(BIN)/python scripts/demo.py
+
+test: lint cfn-lint pytest sanity ansible-lint molecule builder galaxy-build
+	@echo "make test: all checks passed"
+
+lint: ruff yamllint
+
+ruff: $(STAMP_VENV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+yamllint: $(STAMP_VENV)
+	$(BIN)/yamllint -s .
+
+cfn-lint: $(STAMP_VENV)
+	$(BIN)/cfn-lint roles/*/files/*-role.yml
+
+pytest: collections
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit tests/integration sandbox/tests
+
+unit: collections
+	$(BIN)/python -m pytest tests/unit
+
+integration: collections
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/integration sandbox/tests
+
+sanity: collections
+	$(BIN)/python scripts/ansible_test.py sanity
+
+ansible-lint: collections
+	$(BIN)/ansible-lint --profile production roles playbooks extensions
+
+molecule: collections
+	cd extensions && $(BIN)/molecule test --all
+
+builder: $(STAMP_VENV)
+	$(BIN)/ansible-builder create -f execution-environment.yml -c $(BUILD)/ee-context --output-filename Containerfile
+
+galaxy-build: collections
+	$(BIN)/python scripts/galaxy_build_check.py
+
+bench: collections
+	$(BIN)/python benchmarks/gather.py
+
+clean:
+	rm -rf $(BUILD) reports
