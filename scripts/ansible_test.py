@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Run ansible-test (sanity by default) on a copy of the collection laid out as ansible-test wants it.
 
-The copy holds what `ansible-galaxy collection build` ships plus tests/unit and tests/sanity, under
-.build/ansible-test/ansible_collections/orgops/ssm_automation, with amazon.aws as a sibling collection.
+The copy holds what `ansible-galaxy collection build` ships plus tests/unit and tests/sanity, in a temporary
+folder outside the checkout (ansible_collections/orgops/ssm_automation), with amazon.aws as a sibling collection.
 When the pip bootstrap script ansible-test downloads cannot be fetched (an offline machine), a stand-in
 that uses ensurepip and then pip from the configured package index is put in ansible-test's cache.
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / ".build"
-ROOT = BUILD / "ansible-test" / "ansible_collections"
+# Outside the git checkout: inside it, ansible-test would list files through git, and .build/ is ignored.
+ROOT = Path(os.environ.get("TMPDIR", "/tmp")) / f"orgops-ansible-test-{os.getuid()}" / "ansible_collections"
 EXCLUDED = ("sandbox/", "benchmarks/", "tests/integration/", "extensions/", "scripts/", ".ci/", "docs/", "reports/")
 
 STAND_IN = '''"""Stand-in for get-pip.py (written by orgops scripts/ansible_test.py): ensurepip, then pip install."""
