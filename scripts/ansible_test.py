@@ -14,13 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / ".build"
 # Outside the git checkout: inside it, ansible-test would list files through git, and .build/ is ignored.
-ROOT = Path(os.environ.get("TMPDIR", "/tmp")) / f"orgops-ansible-test-{os.getuid()}" / "ansible_collections"
+ROOT = Path(tempfile.gettempdir()) / f"orgops-ansible-test-{os.getuid()}" / "ansible_collections"
 EXCLUDED = ("sandbox/", "benchmarks/", "tests/integration/", "extensions/", "scripts/", ".ci/", "docs/", "reports/")
 
 STAND_IN = '''"""Stand-in for get-pip.py (written by orgops scripts/ansible_test.py): ensurepip, then pip install."""
@@ -82,7 +83,9 @@ def ensure_pip_bootstrap(ansible_test: Path) -> None:
             resp.read(1)
         return  # reachable: ansible-test downloads the real script itself
     except Exception as exc:  # noqa: BLE001
-        print(f"pip bootstrap download unreachable ({exc.__class__.__name__}); caching an ensurepip stand-in at {cache}")
+        print(
+            f"pip bootstrap download unreachable ({exc.__class__.__name__}); caching an ensurepip stand-in at {cache}"
+        )
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(STAND_IN)
 
