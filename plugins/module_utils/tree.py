@@ -1,0 +1,764 @@
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Harvest a multi-account SSM Automation execution tree: every location, every instance, every step.
+
+The tree, as AWS builds it (Systems Manager user guide, "Running automations in multiple AWS Regions and
+accounts"):
+
+* management account: one parent execution (AutomationType ``CrossAccount``) with one step execution per
+  targeted account x region; each step carries its ``TargetLocation`` and, in its outputs, the id of the
+  execution it started in that account and region;
+* each member account-region: that execution fans out into one execution per target (instance), whose
+  ``ParentAutomationExecutionId`` is the member execution. Only that account's credentials see them.
+
+:func:`gather` reads it all: locations in parallel (a bounded thread pool), calls within a location paced
+(a token bucket per location) and retried with jittered backoff (botocore's ``adaptive``/``standard`` retry
+modes), every list paginated, and no redundant call: per location one DescribeAutomationExecutions page per
+50 children (filter ``ParentExecutionId``) and one GetAutomationExecution per instance execution. Member
+accounts are read by assuming ``role_name``; credentials are cached per account and renewed before they
+expire, or at once when AWS says they have. A location that cannot be read is recorded with the reason;
+nothing is dropped. Records are handed to ``callback`` as they complete, so that a caller can stream them
+(JSON Lines) instead of holding a 40,000-instance tree in memory.
+
+Usable without Ansible: ``gather(ClientFactory(boto3.Session(...), endpoint_url=...), parent_id, region)``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+except ImportError:  # pragma: no cover - the modules report missing boto3 through AnsibleAWSModule
+    boto3 = None
+    botocore = None
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES, is_terminal
+
+DEFAULT_READER_ROLE = "AWS-SystemsManager-AutomationResultsReaderRole"
+SESSION_NAME = "orgops-ssm-automation-gather"
+EXPIRED_CODES = frozenset(["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"])
+THROTTLE_CODES = frozenset(["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"])
+UUID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
+# Output keys, in order of preference, under which a parent's location step names its member execution.
+MEMBER_ID_KEYS = ("ExecutionId", "AutomationExecutionId", "ChildAutomationExecutionId", "ExecutionIds")
+PAGE_SIZE = 50
+COMMAND_STDOUT_MAX = 24000
+COMMAND_STDERR_MAX = 8000
+
+
+def iso(value):
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def error_info(exc):
+    """``{"code", "message"}`` for any exception, with AWS's error code when there is one. No secrets."""
+    response = getattr(exc, "response", None) or {}
+    err = response.get("Error") or {}
+    code = err.get("Code") or type(exc).__name__
+    message = err.get("Message") or str(exc)
+    return {"code": code, "message": message}
+
+
+def _retry_attempts(obj):
+    meta = (obj or {}).get("ResponseMetadata") or {}
+    return meta.get("RetryAttempts", 0) or 0
+
+
+class Pacer:
+    """A token bucket: at most ``rate`` calls per second on average, bursts up to ``burst``. One per location."""
+
+    def __init__(self, rate, burst=None, clock=time.monotonic, sleep=time.sleep):
+        self.rate = float(rate or 0)
+        self.capacity = float(burst if burst is not None else max(1.0, self.rate))
+        self.tokens = self.capacity
+        self.clock = clock
+        self.sleep = sleep
+        self.last = clock()
+
+    def take(self):
+        if self.rate <= 0:
+            return
+        while True:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            self.sleep((1 - self.tokens) / self.rate)
+
+
+class ClientFactory:
+    """boto3 clients for any account and region of the organization.
+
+    The caller's own account is read with the caller's credentials; any other account through
+    ``sts:AssumeRole`` into ``role_name``. Assumed credentials are cached per account and renewed
+    ``refresh_margin`` seconds before they expire, or when :meth:`invalidate` is called after AWS
+    reported them expired. Thread-safe. Credentials never leave this object.
+    """
+
+    def __init__(
+        self,
+        session=None,
+        role_name=DEFAULT_READER_ROLE,
+        endpoint_url=None,
+        retry_mode="adaptive",
+        max_attempts=10,
+        verify=None,
+        duration_seconds=3600,
+        refresh_margin=300,
+        session_name=SESSION_NAME,
+        config=None,
+        clock=time.time,
+    ):
+        if boto3 is None:
+            raise RuntimeError("boto3 and botocore are required")
+        self.session = session or boto3.session.Session()
+        self.role_name = role_name
+        self.endpoint_url = endpoint_url
+        self.verify = verify
+        self.duration_seconds = duration_seconds
+        self.refresh_margin = refresh_margin
+        self.session_name = session_name
+        self.clock = clock
+        base = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
+        self.config = base.merge(config) if config is not None else base
+        self._lock = threading.Lock()
+        self._account_locks = {}
+        self._credentials = {}
+        self._caller = None
+        self.assume_calls = 0
+
+    # -- identity ----------------------------------------------------------------------------------------
+    def _base_client(self, service, region=None):
+        kwargs = {"config": self.config}
+        if region:
+            kwargs["region_name"] = region
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.verify is not None:
+            kwargs["verify"] = self.verify
+        with self._lock:
+            return self.session.client(service, **kwargs)
+
+    def caller_identity(self):
+        if self._caller is None:
+            ident = self._base_client("sts", self.session.region_name or "us-east-1").get_caller_identity()
+            self._caller = {"account": ident["Account"], "arn": ident["Arn"]}
+        return self._caller
+
+    @property
+    def caller_account(self):
+        return self.caller_identity()["account"]
+
+    @property
+    def partition(self):
+        parts = self.caller_identity()["arn"].split(":")
+        return parts[1] if len(parts) > 1 else "aws"
+
+    # -- credentials -------------------------------------------------------------------------------------
+    def _account_lock(self, account):
+        with self._lock:
+            lock = self._account_locks.get(account)
+            if lock is None:
+                lock = self._account_locks[account] = threading.Lock()
+            return lock
+
+    def credentials(self, account):
+        """Assumed-role credentials for ``account`` (None for the caller's own account). Raises on failure."""
+        if account == self.caller_account:
+            return None
+        with self._account_lock(account):
+            cached = self._credentials.get(account)
+            if cached and cached["expires"] - self.refresh_margin > self.clock():
+                return cached
+            sts = self._base_client("sts", self.session.region_name or "us-east-1")
+            arn = "arn:%s:iam::%s:role/%s" % (self.partition, account, self.role_name)
+            self.assume_calls += 1
+            response = sts.assume_role(
+                RoleArn=arn, RoleSessionName=self.session_name, DurationSeconds=self.duration_seconds
+            )
+            creds = response["Credentials"]
+            expiration = creds.get("Expiration")
+            expires = (
+                expiration.timestamp() if hasattr(expiration, "timestamp") else self.clock() + self.duration_seconds
+            )
+            cached = {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+                "expires": expires,
+            }
+            self._credentials[account] = cached
+            return cached
+
+    def invalidate(self, account):
+        with self._account_lock(account):
+            self._credentials.pop(account, None)
+
+    def client(self, service, region, account=None):
+        if account is None or account == self.caller_account:
+            return self._base_client(service, region)
+        creds = self.credentials(account)
+        kwargs = {"region_name": region, "config": self.config}
+        kwargs.update({k: v for k, v in creds.items() if k != "expires"})
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.verify is not None:
+            kwargs["verify"] = self.verify
+        with self._lock:
+            return self.session.client(service, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Parent execution: one location per account x region step
+# ---------------------------------------------------------------------------------------------------------
+
+
+def member_execution_id(step):
+    """The member account's execution id a parent location step started, from its outputs."""
+    outputs = step.get("Outputs") or {}
+    for key in MEMBER_ID_KEYS:
+        for value in outputs.get(key) or []:
+            if isinstance(value, str) and UUID_RE.match(value):
+                return value
+    for key in sorted(outputs):
+        if key.endswith("ExecutionId") or key.endswith("ExecutionIds"):
+            for value in outputs.get(key) or []:
+                if isinstance(value, str) and UUID_RE.match(value):
+                    return value
+    return None
+
+
+def parent_steps(ssm, parent_id, execution=None):
+    """The parent execution and its step executions, paginated when GetAutomationExecution truncated them."""
+    if execution is None:
+        execution = ssm.get_automation_execution(AutomationExecutionId=parent_id)["AutomationExecution"]
+    steps = execution.get("StepExecutions") or []
+    if execution.get("StepExecutionsTruncated"):
+        steps = []
+        paginator = ssm.get_paginator("describe_automation_step_executions")
+        for page in paginator.paginate(AutomationExecutionId=parent_id, PaginationConfig={"PageSize": PAGE_SIZE}):
+            steps.extend(page.get("StepExecutions") or [])
+    return execution, steps
+
+
+def locations_from_steps(steps, default_region):
+    """One location dict per account x region step of the parent."""
+    out = []
+    for step in steps:
+        target = step.get("TargetLocation") or {}
+        accounts = target.get("Accounts") or []
+        regions = target.get("Regions") or [default_region]
+        if not accounts:
+            continue
+        single = len(accounts) == 1 and len(regions) == 1
+        for account in accounts:
+            for region in regions:
+                out.append(
+                    {
+                        "account": account,
+                        "region": region,
+                        "step_name": step.get("StepName"),
+                        "status": step.get("StepStatus"),
+                        "failure_message": step.get("FailureMessage"),
+                        "start_time": iso(step.get("ExecutionStartTime")),
+                        "end_time": iso(step.get("ExecutionEndTime")),
+                        "execution_role_name": target.get("ExecutionRoleName"),
+                        "member_execution_id": member_execution_id(step) if single else None,
+                    }
+                )
+    return out
+
+
+def execution_header(execution):
+    counters = execution.get("ProgressCounters") or {}
+    return {
+        "automation_execution_id": execution.get("AutomationExecutionId"),
+        "document_name": execution.get("DocumentName"),
+        "document_version": execution.get("DocumentVersion"),
+        "status": execution.get("AutomationExecutionStatus"),
+        "automation_type": execution.get("AutomationType"),
+        "start_time": iso(execution.get("ExecutionStartTime")),
+        "end_time": iso(execution.get("ExecutionEndTime")),
+        "failure_message": execution.get("FailureMessage"),
+        "target_parameter_name": execution.get("TargetParameterName"),
+        "location_progress": {
+            "total": counters.get("TotalSteps", 0),
+            "success": counters.get("SuccessSteps", 0),
+            "failed": counters.get("FailedSteps", 0),
+            "cancelled": counters.get("CancelledSteps", 0),
+            "timed_out": counters.get("TimedOutSteps", 0),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One location
+# ---------------------------------------------------------------------------------------------------------
+
+
+class LocationReader:
+    """Reads one account-region: the member execution's children, then each child's steps."""
+
+    def __init__(
+        self, factory, location, target_parameter_name=None, full_output=False, summary_only=False, rate=0, pacer=None
+    ):
+        self.factory = factory
+        self.location = location
+        self.account = location["account"]
+        self.region = location["region"]
+        self.target_parameter_name = target_parameter_name
+        self.full_output = full_output
+        self.summary_only = summary_only
+        self.pacer = pacer or Pacer(rate)
+        self.calls = 0
+        self.retries = 0
+        self.errors = 0
+        self._clients = {}
+
+    def _client(self, service):
+        client = self._clients.get(service)
+        if client is None:
+            client = self._clients[service] = self.factory.client(service, self.region, self.account)
+        return client
+
+    def call(self, service, operation, **kwargs):
+        """One paced API call; renews the account's credentials once if AWS says they expired."""
+        for attempt in (0, 1):
+            self.pacer.take()
+            self.calls += 1
+            try:
+                response = getattr(self._client(service), operation)(**kwargs)
+            except Exception as e:  # pylint: disable=broad-except
+                self.retries += _retry_attempts(getattr(e, "response", None))
+                code = error_info(e)["code"]
+                if attempt == 0 and code in EXPIRED_CODES:
+                    self.factory.invalidate(self.account)
+                    self._clients.clear()
+                    continue
+                raise
+            self.retries += _retry_attempts(response)
+            return response
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def children(self, member_id):
+        token = None
+        while True:
+            kwargs = {"Filters": [{"Key": "ParentExecutionId", "Values": [member_id]}], "MaxResults": PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.call("ssm", "describe_automation_executions", **kwargs)
+            for item in page.get("AutomationExecutionMetadataList") or []:
+                yield item
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def read(self):
+        record = dict(self.location)
+        record.update({"read_status": "ok", "read_error": None, "instances": []})
+        member_id = record.get("member_execution_id")
+        if not member_id:
+            record["read_status"] = "skipped"
+            if not is_terminal(record.get("status")) or record.get("status") in ("Pending", None):
+                record["read_error"] = {
+                    "code": "NotStarted",
+                    "message": "the location has not started a member execution yet",
+                }
+            else:
+                record["read_error"] = {
+                    "code": "NoMemberExecution",
+                    "message": record.get("failure_message") or "the location started no member execution",
+                }
+            return record
+        try:
+            metas = list(self.children(member_id))
+        except Exception as e:  # pylint: disable=broad-except
+            self.errors += 1
+            record["read_status"] = "failed"
+            record["read_error"] = error_info(e)
+            return record
+        if not metas and not self.summary_only:
+            # No fan-out: the member execution ran the steps itself (no targets), or found no target.
+            try:
+                execution = self.call("ssm", "get_automation_execution", AutomationExecutionId=member_id)[
+                    "AutomationExecution"
+                ]
+                record["member_status"] = execution.get("AutomationExecutionStatus")
+                if execution.get("FailureMessage"):
+                    record["member_failure_message"] = execution.get("FailureMessage")
+                if not execution.get("Targets") and not execution.get("TargetMaps") and execution.get("StepExecutions"):
+                    record["instances"].append(self._instance_from_execution(execution, execution))
+            except Exception as e:  # pylint: disable=broad-except
+                self.errors += 1
+                record["read_status"] = "failed"
+                record["read_error"] = error_info(e)
+            return record
+        metas.sort(key=lambda m: (self._target_of(m) or "", m.get("AutomationExecutionId") or ""))
+        for meta in metas:
+            record["instances"].append(self._instance(meta))
+        if any(i.get("read_error") for i in record["instances"]):
+            record["read_status"] = "partial"
+        return record
+
+    def _target_of(self, meta, execution=None):
+        target = meta.get("Target")
+        if target:
+            return target
+        resolved = (meta.get("ResolvedTargets") or {}).get("ParameterValues") or []
+        if len(resolved) == 1:
+            return resolved[0]
+        name = (execution or meta).get("TargetParameterName") or self.target_parameter_name
+        params = (execution or {}).get("Parameters") or {}
+        values = params.get(name) or []
+        return values[0] if values else None
+
+    def _instance(self, meta):
+        base = {
+            "instance_id": self._target_of(meta),
+            "execution_id": meta.get("AutomationExecutionId"),
+            "status": meta.get("AutomationExecutionStatus"),
+            "start_time": iso(meta.get("ExecutionStartTime")),
+            "end_time": iso(meta.get("ExecutionEndTime")),
+            "failure_message": meta.get("FailureMessage"),
+            "read_error": None,
+            "steps": [],
+        }
+        if self.summary_only:
+            return base
+        try:
+            execution = self.call(
+                "ssm", "get_automation_execution", AutomationExecutionId=meta["AutomationExecutionId"]
+            )["AutomationExecution"]
+            if execution.get("StepExecutionsTruncated"):
+                execution = dict(execution)
+                execution["StepExecutions"] = self._all_steps(meta["AutomationExecutionId"])
+        except Exception as e:  # pylint: disable=broad-except
+            self.errors += 1
+            base["read_error"] = error_info(e)
+            return base
+        return self._instance_from_execution(execution, meta, base)
+
+    def _all_steps(self, execution_id):
+        steps = []
+        token = None
+        while True:
+            kwargs = {"AutomationExecutionId": execution_id, "MaxResults": PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.call("ssm", "describe_automation_step_executions", **kwargs)
+            steps.extend(page.get("StepExecutions") or [])
+            token = page.get("NextToken")
+            if not token:
+                return steps
+
+    def _instance_from_execution(self, execution, meta, base=None):
+        instance = base or {
+            "instance_id": None,
+            "execution_id": execution.get("AutomationExecutionId"),
+            "read_error": None,
+        }
+        instance["instance_id"] = instance.get("instance_id") or self._target_of(meta, execution)
+        instance["status"] = execution.get("AutomationExecutionStatus") or instance.get("status")
+        instance["start_time"] = iso(execution.get("ExecutionStartTime")) or instance.get("start_time")
+        instance["end_time"] = iso(execution.get("ExecutionEndTime")) or instance.get("end_time")
+        instance["failure_message"] = execution.get("FailureMessage") or instance.get("failure_message")
+        instance["steps"] = [
+            self._step(step, instance["instance_id"]) for step in execution.get("StepExecutions") or []
+        ]
+        return instance
+
+    def _step(self, step, instance_id):
+        details = step.get("FailureDetails") or {}
+        out = {
+            "step_name": step.get("StepName"),
+            "action": step.get("Action"),
+            "status": step.get("StepStatus"),
+            "start_time": iso(step.get("ExecutionStartTime")),
+            "end_time": iso(step.get("ExecutionEndTime")),
+            "response_code": step.get("ResponseCode"),
+            "outputs": dict(step.get("Outputs") or {}),
+            "failure_message": step.get("FailureMessage"),
+            "failure_type": details.get("FailureType"),
+        }
+        if self.full_output and step.get("Action") == "aws:runCommand":
+            command_id = _first(out["outputs"].get("CommandId"))
+            if command_id and instance_id:
+                try:
+                    invocation = self.call(
+                        "ssm", "get_command_invocation", CommandId=command_id, InstanceId=instance_id
+                    )
+                    out["stdout"] = (invocation.get("StandardOutputContent") or "")[:COMMAND_STDOUT_MAX]
+                    out["stderr"] = (invocation.get("StandardErrorContent") or "")[:COMMAND_STDERR_MAX]
+                    out["command_status"] = invocation.get("Status")
+                    out["command_response_code"] = invocation.get("ResponseCode")
+                except Exception as e:  # pylint: disable=broad-except
+                    self.errors += 1
+                    out["output_error"] = error_info(e)
+        return out
+
+
+def _first(values):
+    if isinstance(values, list):
+        return values[0] if values else None
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Summary:
+    """Streaming totals: locations, instances and steps by status, per-step failure counts, failures."""
+
+    def __init__(self, max_failures=1000):
+        self.max_failures = max_failures
+        self.locations = 0
+        self.locations_by_status = {}
+        self.unreadable = 0
+        self.instances = 0
+        self.instances_by_status = {}
+        self.steps_by_status = {}
+        self.step_failures = {}
+        self.failures = []
+        self.failures_total = 0
+        self.api_calls = 0
+        self.retries = 0
+        self.read_errors = 0
+
+    @staticmethod
+    def _bump(counter, key, n=1):
+        counter[key] = counter.get(key, 0) + n
+
+    def _failure(self, item):
+        self.failures_total += 1
+        if len(self.failures) < self.max_failures:
+            self.failures.append(item)
+
+    def add(self, record):
+        self.locations += 1
+        self._bump(self.locations_by_status, record.get("status") or "Unknown")
+        where = {"account": record["account"], "region": record["region"]}
+        if record.get("read_status") == "failed":
+            self.unreadable += 1
+        failed_location = record.get("status") not in SUCCESS_STATUSES and is_terminal(record.get("status"))
+        if failed_location and not record.get("instances") and record.get("read_status") != "failed":
+            # A location that failed with no instance to explain it (role not assumable, no target...).
+            item = dict(
+                where,
+                instance_id=None,
+                step_name=None,
+                status=record.get("status"),
+                message=record.get("failure_message") or "",
+            )
+            self._failure(item)
+        if record.get("read_error") and record.get("read_status") == "failed":
+            err = record["read_error"]
+            self._failure(
+                dict(
+                    where,
+                    instance_id=None,
+                    step_name=None,
+                    status="ReadFailed",
+                    message="%s: %s" % (err["code"], err["message"]),
+                )
+            )
+        for instance in record.get("instances") or []:
+            self.instances += 1
+            status = instance.get("status") or "Unknown"
+            self._bump(self.instances_by_status, status)
+            failed_step = None
+            for step in instance.get("steps") or []:
+                step_status = step.get("status") or "Unknown"
+                self._bump(self.steps_by_status, step_status)
+                if is_terminal(step_status) and step_status not in SUCCESS_STATUSES:
+                    self._bump(self.step_failures.setdefault(step.get("step_name") or "?", {}), step_status)
+                    if failed_step is None:
+                        failed_step = step
+                        self._failure(
+                            dict(
+                                where,
+                                instance_id=instance.get("instance_id"),
+                                execution_id=instance.get("execution_id"),
+                                step_name=step.get("step_name"),
+                                status=step_status,
+                                message=step.get("failure_message") or instance.get("failure_message") or "",
+                            )
+                        )
+            if failed_step is None and is_terminal(status) and status not in SUCCESS_STATUSES:
+                self._failure(
+                    dict(
+                        where,
+                        instance_id=instance.get("instance_id"),
+                        execution_id=instance.get("execution_id"),
+                        step_name=None,
+                        status=status,
+                        message=instance.get("failure_message") or "",
+                    )
+                )
+            if instance.get("read_error"):
+                self.read_errors += 1
+                err = instance["read_error"]
+                self._failure(
+                    dict(
+                        where,
+                        instance_id=instance.get("instance_id"),
+                        execution_id=instance.get("execution_id"),
+                        step_name=None,
+                        status="ReadFailed",
+                        message="%s: %s" % (err["code"], err["message"]),
+                    )
+                )
+
+    def progress(self):
+        done = sum(n for s, n in self.instances_by_status.items() if is_terminal(s))
+        return {
+            "done": done,
+            "total": self.instances,
+            "by_status": dict(self.instances_by_status),
+            "unreadable_locations": self.unreadable,
+        }
+
+    def as_dict(self):
+        return {
+            "locations": self.locations,
+            "locations_by_status": dict(self.locations_by_status),
+            "unreadable_locations": self.unreadable,
+            "instances": self.instances,
+            "instances_by_status": dict(self.instances_by_status),
+            "steps_by_status": dict(self.steps_by_status),
+            "step_failures": {k: dict(v) for k, v in self.step_failures.items()},
+            "failures": list(self.failures),
+            "failures_total": self.failures_total,
+            "failures_truncated": self.failures_total > len(self.failures),
+            "read_errors": self.read_errors,
+            "api_calls": self.api_calls,
+            "retries": self.retries,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The harvest
+# ---------------------------------------------------------------------------------------------------------
+
+
+def gather(
+    factory,
+    parent_id,
+    region,
+    concurrency=16,
+    rate=10.0,
+    full_output=False,
+    summary_only=False,
+    callback=None,
+    keep=True,
+    max_failures=1000,
+    on_header=None,
+):
+    """Read the whole tree of ``parent_id`` (in the caller's account and ``region``).
+
+    ``factory`` is a :class:`ClientFactory` (or anything with ``client(service, region, account)``,
+    ``invalidate(account)`` and ``caller_account``). ``rate`` paces calls per location (calls per second,
+    0 = unpaced); ``concurrency`` bounds the locations read at once. Each finished location record is passed
+    to ``callback(record)`` in the calling thread, in completion order; with ``keep=False`` records are not
+    kept (streaming). ``on_header(header)`` receives the parent's summary before any location.
+
+    Returns ``{"execution": header, "locations": [...] or None, "summary": {...}, "progress": {...}}``,
+    locations sorted by account and region.
+    """
+    ssm = factory.client("ssm", region)
+    execution, steps = parent_steps(ssm, parent_id)
+    parent_calls = 1 + (1 if execution.get("StepExecutionsTruncated") else 0)
+    header = execution_header(execution)
+    if on_header:
+        on_header(header)
+    locations = locations_from_steps(steps, region)
+    del steps
+    summary = Summary(max_failures=max_failures)
+    summary.api_calls += parent_calls
+    kept = [] if keep else None
+    target_parameter_name = execution.get("TargetParameterName")
+
+    def work(location):
+        reader = LocationReader(
+            factory, location, target_parameter_name, full_output=full_output, summary_only=summary_only, rate=rate
+        )
+        try:
+            record = reader.read()
+        except Exception as e:  # pylint: disable=broad-except
+            # Anything unexpected (assume-role refused, endpoint down past retries) stays on this location.
+            record = dict(location, read_status="failed", read_error=error_info(e), instances=[])
+        record["api_calls"] = reader.calls
+        record["retries"] = reader.retries
+        return record
+
+    def finish(record):
+        summary.add(record)
+        summary.api_calls += record.get("api_calls", 0)
+        summary.retries += record.get("retries", 0)
+        if callback:
+            callback(record)
+        if kept is not None:
+            kept.append(record)
+
+    workers = max(1, int(concurrency or 1))
+    pending = deque(locations)
+    in_flight = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gather") as pool:
+        while pending or in_flight:
+            while pending and len(in_flight) < workers * 2:
+                in_flight.add(pool.submit(work, pending.popleft()))
+            done, in_flight = wait_futures(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                finish(future.result())
+    if kept is not None:
+        kept.sort(key=lambda r: (r["account"], r["region"]))
+    if hasattr(factory, "assume_calls"):
+        summary.api_calls += factory.assume_calls
+    return {"execution": header, "locations": kept, "summary": summary.as_dict(), "progress": summary.progress()}
+
+
+def progress(factory, parent_id, region, concurrency=16, rate=10.0):
+    """Instance counts by status, cheaply: only the DescribeAutomationExecutions pages, no per-instance call."""
+    result = gather(factory, parent_id, region, concurrency=concurrency, rate=rate, summary_only=True, keep=False)
+    return {"execution": result["execution"], "progress": result["progress"], "summary": result["summary"]}
+
+
+def factory_from_connection(region, endpoint_url, connect_params, role_name=DEFAULT_READER_ROLE, **kwargs):
+    """A :class:`ClientFactory` from amazon.aws's ``get_aws_connection_info`` triple (region, endpoint, params).
+
+    ``connect_params`` holds the caller's credentials or profile, ``verify`` and ``aws_config``; they stay
+    inside the boto3 session.
+    """
+    params = dict(connect_params or {})
+    config = params.pop("aws_config", None) or params.pop("config", None)
+    verify = params.pop("verify", None)
+    session = boto3.session.Session(
+        aws_access_key_id=params.get("aws_access_key_id"),
+        aws_secret_access_key=params.get("aws_secret_access_key"),
+        aws_session_token=params.get("aws_session_token"),
+        profile_name=params.get("profile_name"),
+        region_name=region,
+    )
+    if isinstance(config, dict):
+        config = botocore.config.Config(**config)
+    return ClientFactory(
+        session=session, role_name=role_name, endpoint_url=endpoint_url, verify=verify, config=config, **kwargs
+    )

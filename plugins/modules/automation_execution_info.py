@@ -1,0 +1,270 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: automation_execution_info
+short_description: Harvest every account's, region's, instance's and step's result of a multi-account SSM Automation
+version_added: 0.1.0
+description:
+  - Given the id of a multi-account automation execution started in this (management) account and region, returns
+    the whole tree, which AWS only shows account by account:
+    per location (account and region), its status, failure message and member execution id;
+    per instance, its id, status, start and end; per step, its status, outputs and failure message.
+  - Member accounts are read by assuming I(reader_role_name) in each; the caller's own account is read with the
+    caller's credentials. A location that cannot be read (role missing, access denied, throttled past the retries,
+    credentials expired) is recorded with its reason in RV(locations[].read_error); it is never fatal and never dropped.
+  - Locations are read in parallel (I(concurrency)), calls within a location are paced (I(rate)) and retried with
+    jittered backoff on throttling (botocore's I(retry_mode)); every list is paginated. Per location it makes one
+    C(DescribeAutomationExecutions) call per 50 instance executions and one C(GetAutomationExecution) per instance
+    execution (none with I(summary_only)). Assumed-role credentials are cached per account and renewed before expiry.
+  - With I(dest), locations are written as JSON Lines while they arrive (for organizations too big for a module
+    result) and the module returns only the counts and the summary.
+  - Reads only. In check mode it reads as usual but does not write I(dest).
+author:
+  - orgops maintainers
+options:
+  automation_execution_id:
+    description:
+      - Id of the parent (CrossAccount) execution in this account and region.
+    type: str
+    required: true
+    aliases: [execution_id]
+  reader_role_name:
+    description:
+      - Role assumed in each member account to read its executions. The results-reader role deployed by the
+        C(execution_roles) role is the least-privileged choice; the execution role or C(OrganizationAccountAccessRole)
+        also work.
+    type: str
+    default: AWS-SystemsManager-AutomationResultsReaderRole
+  full_output:
+    description:
+      - Also fetch each C(aws:runCommand) step's full stdout and stderr (up to 24,000 and 8,000 characters) through
+        C(ssm:GetCommandInvocation), instead of only the 2,500 characters of the step output. One more call per step.
+    type: bool
+    default: false
+  summary_only:
+    description:
+      - Only count instance executions by status (RV(progress)), without reading each one. Cheap enough to poll.
+    type: bool
+    default: false
+    aliases: [progress]
+  concurrency:
+    description:
+      - Locations (account-regions) read at once.
+    type: int
+    default: 16
+  rate:
+    description:
+      - Maximum API calls per second within one location (account-region); C(0) does not pace.
+    type: float
+    default: 10.0
+  retry_mode:
+    description:
+      - botocore retry mode for member-account calls; C(adaptive) also slows down client-side after throttling.
+    type: str
+    choices: [standard, adaptive]
+    default: adaptive
+  max_attempts:
+    description:
+      - botocore's maximum attempts per call (first call included) on throttling and transient errors.
+    type: int
+    default: 10
+  dest:
+    description:
+      - Write the results as JSON Lines to this file as they arrive (one C(execution) line, one C(location) line per
+        account and region, one C(summary) line). The module then returns no RV(locations).
+    type: path
+  max_failures:
+    description:
+      - At most this many entries in RV(summary.failures) (the count is always complete).
+    type: int
+    default: 1000
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - The reader role needs C(ssm:DescribeAutomationExecutions), C(ssm:GetAutomationExecution),
+    C(ssm:DescribeAutomationStepExecutions) and, for I(full_output), C(ssm:GetCommandInvocation); the caller needs
+    C(sts:AssumeRole) on it.
+seealso:
+  - module: orgops.ssm_automation.automation_execution
+  - module: orgops.ssm_automation.automation_report
+"""
+
+EXAMPLES = r"""
+- name: Everything, in the module result
+  orgops.ssm_automation.automation_execution_info:
+    automation_execution_id: "{{ run.automation_execution_id }}"
+  register: results
+
+- name: A big organization, streamed to a file, with full command output
+  orgops.ssm_automation.automation_execution_info:
+    automation_execution_id: "{{ run.automation_execution_id }}"
+    dest: reports/results.jsonl
+    full_output: true
+    concurrency: 64
+  register: results
+
+- name: A cheap progress poll
+  orgops.ssm_automation.automation_execution_info:
+    automation_execution_id: "{{ run.automation_execution_id }}"
+    summary_only: true
+  register: poll
+
+- name: Print it
+  ansible.builtin.debug:
+    msg: "{{ poll.progress_line }}"
+"""
+
+RETURN = r"""
+execution:
+  description: The parent execution, C(automation_execution_id), C(status), C(document_name), C(document_version),
+    C(start_time), C(end_time), C(failure_message), C(location_progress).
+  returned: always
+  type: dict
+locations:
+  description:
+    - One entry per account and region, sorted, each with C(account), C(region), C(status), C(failure_message),
+      C(member_execution_id), C(read_status) (C(ok), C(partial), C(failed) or C(skipped)), C(read_error)
+      (C(code), C(message)) and C(instances).
+    - Each instance has C(instance_id), C(execution_id), C(status), C(start_time), C(end_time), C(failure_message),
+      C(read_error) and C(steps); each step C(step_name), C(action), C(status), C(start_time), C(end_time),
+      C(outputs), C(failure_message), C(response_code), and with I(full_output) C(stdout) and C(stderr).
+  returned: without dest
+  type: list
+  elements: dict
+summary:
+  description:
+    - C(locations), C(locations_by_status), C(unreadable_locations), C(instances), C(instances_by_status),
+      C(steps_by_status), C(step_failures) (per step, counts by status), C(failures) (account, region, instance_id,
+      step_name, status, message), C(failures_total), C(failures_truncated), C(api_calls), C(retries).
+  returned: always
+  type: dict
+progress:
+  description: Instance executions by status, C(done), C(total), C(by_status), C(unreadable_locations).
+  returned: always
+  type: dict
+progress_line:
+  description: RV(progress) as one line.
+  returned: always
+  type: str
+  sample: "37/120 instances done: 30 Success, 5 Failed, 2 TimedOut (83 InProgress)"
+dest:
+  description: The JSON Lines file written.
+  returned: with dest, outside check mode
+  type: str
+records_written:
+  description: Lines written to I(dest).
+  returned: with dest, outside check mode
+  type: int
+"""
+
+try:
+    import botocore.exceptions
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info, is_boto3_error_code  # noqa: E402
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, report, tree, validation  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec={
+            "automation_execution_id": {"type": "str", "required": True, "aliases": ["execution_id"]},
+            "reader_role_name": {"type": "str", "default": tree.DEFAULT_READER_ROLE},
+            "full_output": {"type": "bool", "default": False},
+            "summary_only": {"type": "bool", "default": False, "aliases": ["progress"]},
+            "concurrency": {"type": "int", "default": 16},
+            "rate": {"type": "float", "default": 10.0},
+            "retry_mode": {"type": "str", "choices": ["standard", "adaptive"], "default": "adaptive"},
+            "max_attempts": {"type": "int", "default": 10},
+            "dest": {"type": "path"},
+            "max_failures": {"type": "int", "default": 1000},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        automation.check_execution_id(params["automation_execution_id"], "automation_execution_id")
+        validation.role_name(params["reader_role_name"], "reader_role_name")
+        for name, low in (("concurrency", 1), ("max_attempts", 1), ("max_failures", 0)):
+            if params[name] < low:
+                raise InvalidInput(name, "must be at least %d" % low)
+        if params["rate"] < 0:
+            raise InvalidInput("rate", "must be 0 (unpaced) or a positive number of calls per second")
+        if params["dest"]:
+            report.check_writable_file(params["dest"], "dest")
+    except InvalidInput as e:
+        module.fail_json(msg=str(e), field=e.field)
+
+    region, endpoint_url, connect = get_aws_connection_info(module)
+    factory = tree.factory_from_connection(
+        region,
+        endpoint_url,
+        connect,
+        role_name=params["reader_role_name"],
+        retry_mode=params["retry_mode"],
+        max_attempts=params["max_attempts"],
+    )
+    writer = None
+    if params["dest"] and not module.check_mode:
+        writer = report.JsonLinesWriter(params["dest"])  # opened when the parent execution has been read
+
+    def on_header(header):
+        writer.open()
+        writer.header(header)
+
+    try:
+        result = tree.gather(
+            factory,
+            params["automation_execution_id"],
+            region,
+            concurrency=params["concurrency"],
+            rate=params["rate"],
+            full_output=params["full_output"],
+            summary_only=params["summary_only"],
+            callback=writer.location if writer else None,
+            keep=writer is None,
+            max_failures=params["max_failures"],
+            on_header=on_header if writer else None,
+        )
+    except is_boto3_error_code(["AutomationExecutionNotFoundException", "ValidationException"]) as e:
+        module.fail_json(
+            msg="automation_execution_id: execution %s was not found in this account and region (%s)"
+            % (params["automation_execution_id"], region),
+            field="automation_execution_id",
+            error=tree.error_info(e),
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg="Failed to read automation execution %s" % params["automation_execution_id"])
+    output = {
+        "changed": False,
+        "execution": result["execution"],
+        "summary": result["summary"],
+        "progress": result["progress"],
+        "progress_line": automation.progress_line(result["progress"]),
+    }
+    if writer:
+        writer.summary(result["summary"])
+        writer.close()
+        output["dest"] = params["dest"]
+        output["records_written"] = writer.lines
+    else:
+        output["locations"] = result["locations"]
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

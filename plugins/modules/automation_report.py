@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: automation_report
+short_description: Write the results of a multi-account SSM Automation as JSON, CSV, Markdown, HTML and JUnit XML
+version_added: 0.1.0
+description:
+  - Reads the harvest of M(orgops.ssm_automation.automation_execution_info), either its registered result
+    (I(result)) or the JSON Lines file it wrote (I(src)), and writes reports into I(dest) on the Ansible controller
+    or target host where the task runs (use C(delegate_to) or C(connection=local) for the controller).
+  - C(json), everything; C(csv), one row per instance and step (cells that a spreadsheet would run as a formula are
+    prefixed with a quote); C(markdown), the summary then a table; C(html), a self-contained page with a summary bar,
+    a table per account and region, status colours, each instance's outputs collapsible and a status filter, with no
+    external asset and everything escaped; C(junit), one test case per instance and step, failed and timed-out steps as
+    failures, steps never reached as skipped, unreadable locations as errors.
+  - Makes no AWS call; accepts the AWS connection options only so that C(module_defaults) for the collection's group apply.
+  - Idempotent, a report whose content would not change is not rewritten. A I(dest) that cannot be written fails
+    before anything is written.
+author:
+  - orgops maintainers
+options:
+  src:
+    description:
+      - The JSON Lines file written by M(orgops.ssm_automation.automation_execution_info) with C(dest), or a JSON file
+        holding its result.
+    type: path
+  result:
+    description:
+      - The registered result of M(orgops.ssm_automation.automation_execution_info) (without C(dest)).
+    type: dict
+  dest:
+    description:
+      - Directory to write the reports into; created when missing.
+    type: path
+    required: true
+  formats:
+    description:
+      - Which reports to write.
+    type: list
+    elements: str
+    choices: [json, csv, markdown, html, junit]
+    default: [json, csv, markdown, html, junit]
+  basename:
+    description:
+      - File name without extension; the files are C(<basename>.json), C(.csv), C(.md), C(.html) and C(.xml).
+    type: str
+    default: automation-report
+  title:
+    description:
+      - Title of the HTML and Markdown reports and name of the JUnit test suites. Defaults to the execution id and runbook.
+    type: str
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+seealso:
+  - module: orgops.ssm_automation.automation_execution_info
+"""
+
+EXAMPLES = r"""
+- name: Harvest
+  orgops.ssm_automation.automation_execution_info:
+    automation_execution_id: "{{ run.automation_execution_id }}"
+  register: results
+
+- name: Every report
+  orgops.ssm_automation.automation_report:
+    result: "{{ results }}"
+    dest: reports/
+
+- name: From a streamed harvest, HTML and JUnit only
+  orgops.ssm_automation.automation_report:
+    src: reports/results.jsonl
+    dest: reports/
+    formats: [html, junit]
+    title: check-os, production
+"""
+
+RETURN = r"""
+files:
+  description: Format to the path of its report.
+  returned: always
+  type: dict
+  sample: {"html": "reports/automation-report.html", "junit": "reports/automation-report.xml"}
+written:
+  description: Formats whose file was written (or would be, in check mode) because its content changed.
+  returned: always
+  type: list
+  elements: str
+summary:
+  description: The totals the reports show, as in M(orgops.ssm_automation.automation_execution_info)'s C(summary).
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import report  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec={
+            "src": {"type": "path"},
+            "result": {"type": "dict"},
+            "dest": {"type": "path", "required": True},
+            "formats": {
+                "type": "list",
+                "elements": "str",
+                "choices": list(report.FORMATS),
+                "default": list(report.FORMATS),
+            },
+            "basename": {"type": "str", "default": "automation-report"},
+            "title": {"type": "str"},
+        },
+        supports_check_mode=True,
+        mutually_exclusive=[["src", "result"]],
+        required_one_of=[["src", "result"]],
+    )
+    params = module.params
+    try:
+        report.plan_files(params["dest"], params["basename"], params["formats"])
+        source = report.Source(data=params["result"], path=params["src"])
+        outcome = report.write_reports(
+            source,
+            params["dest"],
+            formats=params["formats"],
+            basename=params["basename"],
+            title=params["title"],
+            check_mode=module.check_mode,
+        )
+    except InvalidInput as e:
+        module.fail_json(msg=str(e), field=e.field)
+    except (IOError, OSError) as e:
+        module.fail_json(msg="dest: could not write the reports into %s: %s" % (params["dest"], e), field="dest")
+    result = {
+        "changed": bool(outcome["changed"]),
+        "files": outcome["files"],
+        "written": outcome["changed"],
+        "summary": source.summary(),
+    }
+    if module._diff and outcome["changed"]:
+        result["diff"] = {
+            "before": "".join("%s: previous content\n" % outcome["files"][f] for f in outcome["changed"]),
+            "after": "".join("%s: new content\n" % outcome["files"][f] for f in outcome["changed"]),
+        }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
