@@ -1371,43 +1371,42 @@ def validate_checks(checks):
 def _linux_commands(param, check):
     """Shell lines for one check: run it when the check/skip parameter says check, map ok_exit_codes to success.
 
-    The only interpolated value is the check/skip parameter, whose allowedValues make it safe to quote.
+    The only interpolated value is the check/skip parameter, whose allowedValues make it safe to quote. POSIX sh
+    only (``[ ]``, ``if``, ``$?``, ``exit``), so it runs under dash as well as bash; one ``exit`` at the end.
     """
     lines = ['if [ "{{ %s }}" = "check" ]; then' % param]
     lines.extend(check["linux"].rstrip("\n").split("\n"))
     codes = check["ok_exit_codes"]
-    if codes != [0]:
-        accepted = "|".join(str(c) for c in codes)
-        lines.extend(
-            [
-                "rc=$?",
-                'case "$rc" in',
-                '%s) [ "$rc" -eq 0 ] || echo "[exit code $rc accepted: ok_exit_codes %s]"; exit 0 ;;'
-                % (accepted, " ".join(str(c) for c in codes)),
-                '*) exit "$rc" ;;',
-                "esac",
-            ]
-        )
-    lines.extend(["else", 'echo "Skipping %s check"' % check["label"], "fi"])
+    if codes == [0]:
+        lines.extend(["else", 'echo "Skipping %s check"' % check["label"], "fi"])
+        return lines
+    listed = " ".join(str(c) for c in codes)
+    lines.append("rc=$?")
+    extra = [c for c in codes if c != 0]
+    branches = []
+    if extra:
+        accepted = " || ".join('[ "$rc" -eq %d ]' % c for c in extra)
+        branches.append('%s; then echo "[exit code $rc accepted: ok_exit_codes %s]"; rc=0' % (accepted, listed))
+    if 0 not in codes:
+        branches.append('[ "$rc" -eq 0 ]; then echo "[exit code 0 is not in ok_exit_codes %s]"; rc=1' % listed)
+    lines.append("if " + "; elif ".join(branches) + "; fi")
+    lines.extend(["else", 'echo "Skipping %s check"' % check["label"], "rc=0", "fi", 'exit "$rc"'])
     return lines
 
 
 def _windows_commands(param, check):
+    """PowerShell lines for one check, ``chcp 65001`` first so that non-ASCII output is not garbled."""
     lines = ["chcp 65001", "if ('{{ %s }}' -eq 'check') {" % param]
     lines.extend(check["windows"].rstrip("\n").split("\n"))
     codes = check["ok_exit_codes"]
-    if codes != [0]:
-        lines.extend(
-            [
-                "$rc = $LASTEXITCODE",
-                "if ($null -eq $rc) { $rc = 0 }",
-                "if (@(%s) -contains $rc) {" % ", ".join(str(c) for c in codes),
-                'if ($rc -ne 0) { Write-Output "[exit code $rc accepted: ok_exit_codes %s]" }'
-                % " ".join(str(c) for c in codes),
-                "exit 0",
-                "}",
-                "exit $rc",
-            ]
+    listed = " ".join(str(c) for c in codes)
+    extra = [c for c in codes if c != 0]
+    if extra:
+        cond = " -or ".join("$LASTEXITCODE -eq %d" % c for c in extra)
+        lines.append("if (%s) { Write-Output '[exit code accepted: ok_exit_codes %s]'; exit 0 }" % (cond, listed))
+    if 0 not in codes:
+        lines.append(
+            "if ($LASTEXITCODE -eq 0) { Write-Output '[exit code 0 is not in ok_exit_codes %s]'; exit 1 }" % listed
         )
     lines.extend(["} else {", "Write-Output 'Skipping %s check'" % check["label"], "}"])
     return lines
