@@ -1,0 +1,101 @@
+"""Survey and role inputs are checked by the roles themselves, before any AWS call.
+
+The run_automation role's validate tasks hold the AWS input forms as regular expressions (roles/run_automation/
+vars/main.yml); they must stay the patterns of plugins/module_utils/validation.py and automation.py. Then the
+check_os playbook, run with only its always-tagged validation (no AWS endpoint at all), must reject every free-text
+survey field carrying shell metacharacters, naming the variable, and accept good values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from support.ansible_run import run_playbook
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, validation
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE_VARS = yaml.safe_load((REPO / "roles" / "run_automation" / "vars" / "main.yml").read_text())
+SURVEY = json.loads((REPO / "awx" / "survey.json").read_text())
+PLAYBOOK = REPO / "playbooks" / "check_os.yml"
+GOOD = {
+    "check_os_target_ous": "ou-o2pk-wrkloads,ou-o2pk-security",
+    "check_os_regions": ["ap-northeast-1", "eu-west-1"],
+    "check_os_include_management_account": "true",
+    "check_os_target_tag_key": "ssm-automation",
+    "check_os_target_tag_value": "true",
+    "check_os_max_failed_percent": 10,
+    "check_os_required_steps": ["CheckHostname"],
+    "check_os_execution_id": "",
+}
+
+
+def test_role_patterns_are_the_collections_patterns():
+    assert ROLE_VARS["_run_automation_re_account"] == validation.ACCOUNT_ID_RE.pattern
+    assert ROLE_VARS["_run_automation_re_ou"] == validation.OU_ID_RE.pattern
+    assert ROLE_VARS["_run_automation_re_root"] == validation.ROOT_ID_RE.pattern
+    assert ROLE_VARS["_run_automation_re_region"] == validation.REGION_RE.pattern
+    assert ROLE_VARS["_run_automation_re_max_concurrency"] == validation.MAX_CONCURRENCY_RE.pattern
+    assert ROLE_VARS["_run_automation_re_max_errors"] == validation.MAX_ERRORS_RE.pattern
+    assert ROLE_VARS["_run_automation_re_role_name"] == validation.ROLE_NAME_RE.pattern
+    assert ROLE_VARS["_run_automation_re_execution_id"] == automation.EXECUTION_ID_RE.pattern
+    assert set(ROLE_VARS["_run_automation_terminal_statuses"]) == set(automation.TERMINAL_STATUSES)
+    assert set(ROLE_VARS["_run_automation_ok_statuses"]) == set(automation.SUCCESS_STATUSES)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("ssm-automation", True),
+        ("Env:prod/web=1 +@_.", True),
+        ("a;b", False),
+        ("$(reboot)", False),
+        ("`id`", False),
+        ("a|b", False),
+        ("a&&b", False),
+        ("a>b", False),
+        ("x'y", False),
+        ('x"y', False),
+    ],
+)
+def test_tag_pattern_admits_aws_tag_characters_only(value, ok):
+    assert bool(re.match(ROLE_VARS["_run_automation_re_tag_key"], value)) is ok
+
+
+def run_validation(tmp_path: Path, extra: dict):
+    """The check_os playbook with only its always-tagged tasks: validation, no AWS call (no endpoint is set)."""
+    vars_file = tmp_path / "extra.json"
+    vars_file.write_text(json.dumps(extra))
+    env = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_URL": "http://127.0.0.1:9",
+        "ORGOPS_REPORT_DIR": str(tmp_path),
+    }
+    return run_playbook(PLAYBOOK, env=env, args=["--tags", "always", "-e", f"@{vars_file}"], timeout=120)
+
+
+def test_good_survey_answers_pass(tmp_path):
+    run = run_validation(tmp_path, GOOD)
+    assert run.rc == 0, run.stdout + run.stderr
+    assert "Invalid input" not in run.stdout
+
+
+FREE_TEXT = [q["variable"] for q in SURVEY["spec"] if q["type"] in ("text", "textarea")]
+NASTY = ["x; reboot", "$(curl evil)", "`id`", "a && b | sh > /etc/passwd"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "nasty"),
+    [(v, NASTY[i % len(NASTY)]) for i, v in enumerate(FREE_TEXT)]
+    + [(v, NASTY[(i + 1) % len(NASTY)]) for i, v in enumerate(FREE_TEXT)],
+)
+def test_shell_metacharacters_in_a_text_answer_are_rejected_naming_the_variable(tmp_path, variable, nasty):
+    run = run_validation(tmp_path, {**GOOD, variable: nasty})
+    assert run.rc != 0, f"{variable}={nasty!r} was accepted:\n{run.stdout}"
+    message = next((line for line in run.stdout.splitlines() if "Invalid input" in line), "")
+    assert variable in message, f"{variable}={nasty!r}: the message does not name it:\n{run.stdout}"
+    assert "nothing was sent to AWS" in message
