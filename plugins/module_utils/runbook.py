@@ -334,19 +334,26 @@ def _items_are_safe(items):
     return True
 
 
-def _anchored(items):
+def _edge_anchored(items, first):
+    """True when every match of ``items`` starts (first=True) or ends (first=False) at an anchor."""
     c = sre_constants
     items = list(items)
-    if len(items) == 1 and items[0][0] == c.BRANCH:
-        return all(_anchored(alt) for alt in items[0][1][1])
-    if len(items) == 1 and items[0][0] == c.SUBPATTERN:
-        return _anchored(items[0][1][-1])
     if not items:
         return False
-    first, last = items[0], items[-1]
-    starts = first[0] == c.AT and first[1] in (c.AT_BEGINNING, c.AT_BEGINNING_STRING)
-    ends = last[0] == c.AT and last[1] in (c.AT_END, c.AT_END_STRING)
-    return starts and ends
+    op, av = items[0] if first else items[-1]
+    if op == c.AT:
+        wanted = (c.AT_BEGINNING, c.AT_BEGINNING_STRING) if first else (c.AT_END, c.AT_END_STRING)
+        return av in wanted
+    if op == c.BRANCH:
+        return all(_edge_anchored(alt, first) for alt in av[1])
+    if op == c.SUBPATTERN:
+        return _edge_anchored(av[-1], first)
+    return False
+
+
+def _anchored(items):
+    items = list(items)
+    return _edge_anchored(items, True) and _edge_anchored(items, False)
 
 
 def is_strict_pattern(pattern):
@@ -515,7 +522,7 @@ def _step_edges(steps, index, step):
             edges.append(("branch", inputs.get("Default")))
         elif not is_end:
             edges.append(("next", nxt or following))
-    elif is_end:
+    elif is_end and not nxt:
         edges.append(("next", None))
     else:
         edges.append(("next", nxt or following))
@@ -870,7 +877,8 @@ def lint(doc, waivers=None):
                 "last step %s has isEnd: false but no nextStep; the execution ends here anyway" % name,
             )
     first = steps[0].get("name") if steps and isinstance(steps[0], dict) else None
-    if first in step_by_name:
+    duplicates = any(x["rule"] == "graph.duplicate-step" for x in f.items)
+    if first in step_by_name and not duplicates:
         seen = {first}
         todo = [first]
         while todo:
@@ -888,7 +896,7 @@ def lint(doc, waivers=None):
                     "mainSteps[%d]" % i,
                     "step %s can never run: no step leads to it" % name,
                 )
-    for comp in _sccs(list(step_by_name), succ):
+    for comp in [] if duplicates else _sccs(list(step_by_name), succ):
         if len(comp) == 1 and comp[0] not in succ.get(comp[0], ()):
             continue
         members = set(comp)
