@@ -54,6 +54,9 @@ DOCUMENT_TYPES = ("Automation", "Command")
 DOCUMENT_FORMATS = ("YAML", "JSON")
 # ModifyDocumentPermission takes at most 20 account ids per list (AccountIdList max 20).
 PERMISSION_BATCH = 20
+# SSM answers ThrottlingException, which AWSRetry.jittered_backoff does not retry by default (it knows Throttling,
+# RequestLimitExceeded, ...): the modules add it.
+RETRY_CODES = ["ThrottlingException"]
 ACTIVE_WAIT_ATTEMPTS = 30
 ACTIVE_WAIT_DELAY = 2
 

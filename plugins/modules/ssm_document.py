@@ -279,7 +279,9 @@ def main():
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
 
-    api = documents.DocumentAPI(module.client("ssm", retry_decorator=AWSRetry.jittered_backoff()))
+    api = documents.DocumentAPI(
+        module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=documents.RETRY_CODES))
+    )
     try:
         if p["state"] == "absent":
             outcome = documents.ensure_absent(api, name, check_mode=module.check_mode)

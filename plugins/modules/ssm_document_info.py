@@ -225,7 +225,9 @@ def main():
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
 
-    api = documents.DocumentAPI(module.client("ssm", retry_decorator=AWSRetry.jittered_backoff()))
+    api = documents.DocumentAPI(
+        module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=documents.RETRY_CODES))
+    )
     try:
         if p["name"] is None:
             module.exit_json(changed=False, documents=documents.list_documents(api, p["owner"], p["document_type"]))
