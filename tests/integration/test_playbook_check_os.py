@@ -1,0 +1,259 @@
+"""`ansible-playbook playbooks/check_os.yml -i inventories/sandbox`, end to end, against a private demo-world sandbox.
+
+One full run (every phase) is shared by the module's tests; the others re-attach to it, run one phase, or break the
+policy. The sandbox's request log tells what the play wrote. The HTML report is opened in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.ansible_run import run_playbook
+
+from sandbox.testing import SandboxHandle
+from sandbox.world import DEMO_WORLD
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "check_os.yml"
+INVENTORY = REPO / "inventories" / "sandbox"
+ARTIFACTS = REPO / "tests" / "output" / "check_os"
+RECAP_RE = re.compile(
+    r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M
+)
+PROGRESS_RE = re.compile(r"\(item=(\w+) - (\d+)/(\d+) instances done")
+TARGET_OUS = {"ou-o2pk-wrkloads", "ou-o2pk-security"}  # inventories/sandbox/group_vars/all.yml
+
+
+def recap(stdout: str) -> dict:
+    m = RECAP_RE.search(stdout)
+    assert m, f"no play recap in:\n{stdout[-3000:]}"
+    return dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, m.groups()), strict=True))
+
+
+def play(sandbox, report_dir: Path, *args, playbook: Path | str = PLAYBOOK):
+    env = {**sandbox.env, "ORGOPS_REPORT_DIR": str(report_dir)}
+    return run_playbook(Path(playbook), env=env, args=["-i", str(INVENTORY), *args], timeout=900)
+
+
+def targeted_instances(world):
+    """The demo world's instances the sandbox inventory targets: tag ssm-automation=true, below the target OUs
+    (at any depth) or in the management account, in either region."""
+    below = set()
+    frontier = set(TARGET_OUS)
+    while frontier:
+        parent = frontier.pop()
+        accounts, ous = world.children(parent)
+        below.update(accounts)
+        frontier.update(ous)
+    below.add(world.management_account_id)
+    return [i for i in world.instances if i.account_id in below and i.tags.get("ssm-automation") == "true"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A private demo-world sandbox (other tests may reset the shared one) and the first full run in it."""
+    workdir = tmp_path_factory.mktemp("check-os-sandbox")
+    handle = SandboxHandle(DEMO_WORLD, name="check-os", workdir=workdir)
+    handle.start()
+    try:
+        report_dir = workdir / "reports"
+        run = play(handle, report_dir)
+        latest = report_dir / "latest.json"
+        execution_id = json.loads(latest.read_text())["automation_execution_id"] if latest.exists() else None
+        yield {"sandbox": handle, "run": run, "reports": report_dir, "execution_id": execution_id}
+    finally:
+        handle.stop()
+
+
+def results(demo) -> tuple[list[dict], dict]:
+    lines = [
+        json.loads(x) for x in (demo["reports"] / demo["execution_id"] / "results.jsonl").read_text().splitlines() if x
+    ]
+    locations = [x for x in lines if x["type"] == "location"]
+    summary = next(x for x in lines if x["type"] == "summary")
+    return locations, summary
+
+
+def test_first_run_succeeds_with_visible_progress(demo):
+    run = demo["run"]
+    assert run.rc == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    counts = recap(run.stdout)
+    assert counts["failed"] == 0
+    polls = PROGRESS_RE.findall(run.stdout)
+    assert polls, "no progress line was printed while waiting"
+    status, done, total = polls[-1]
+    assert status in ("Success", "Failed", "CompletedWithSuccess", "CompletedWithFailure")
+    assert done == total == str(len(targeted_instances(demo["sandbox"].world)))
+    assert demo["execution_id"], "the run did not record its execution id"
+
+
+def test_every_targeted_instance_is_reported_with_its_status(demo):
+    world = demo["sandbox"].world
+    locations, summary = results(demo)
+    reported = {i["instance_id"]: i for loc in locations for i in loc["instances"]}
+    expected = {i.instance_id: i for i in targeted_instances(world)}
+    assert set(reported) == set(expected)
+    assert summary["instances"] == len(expected) == 15
+    by_name = {expected[iid].name: inst for iid, inst in reported.items()}
+    assert by_name["stg-web"]["status"] == "TimedOut"  # stopped: never picks the command up
+    assert by_name["sec-scanner"]["status"] == "Failed"  # unmanaged: invalid instance
+    assert by_name["pay-api-1"]["status"] == "Success"  # pending updates are a result with the improved runbook
+    for name in ("web-win-1", "dev-win"):  # Windows: the PowerShell branch
+        steps = {s["step_name"]: s["status"] for s in by_name[name]["steps"]}
+        assert by_name[name]["status"] == "Success", (name, steps)
+        assert steps.get("CheckHostnameWindows") == "Success", (name, steps)
+    untagged = [i.instance_id for i in world.instances if i.name == "stg-db"]
+    assert untagged and untagged[0] not in reported
+
+
+def test_reports_in_every_format(demo):
+    run_dir = demo["reports"] / demo["execution_id"]
+    for suffix in ("html", "csv", "json", "md", "xml"):
+        path = run_dir / f"automation-report.{suffix}"
+        assert path.is_file() and path.stat().st_size > 0, path
+
+
+def test_second_run_of_roles_and_runbook_is_ok_not_changed_and_writes_nothing(demo):
+    handle = demo["sandbox"]
+    since = handle.last_seq()
+    run = play(handle, demo["reports"], "--tags", "roles,runbook")
+    assert run.rc == 0, run.stdout[-5000:]
+    counts = recap(run.stdout)
+    assert counts["changed"] == 0, run.stdout[-5000:]
+    assert handle.write_calls(since) == []
+
+
+def test_reattach_only_gathers_and_reports(demo):
+    handle = demo["sandbox"]
+    since = handle.last_seq()
+    run = play(handle, demo["reports"], "-e", f"automation_execution_id={demo['execution_id']}")
+    assert run.rc == 0, run.stdout[-5000:]
+    calls = handle.requests(since)
+    assert [c for c in calls if c["write"]] == [], "re-attaching must not write to AWS"
+    actions = {c["action"] for c in calls}
+    assert "StartAutomationExecution" not in actions
+    assert not actions & {
+        "CreateStackSet",
+        "UpdateStackSet",
+        "CreateStack",
+        "UpdateStack",
+        "UpdateDocument",
+        "CreateDocument",
+    }
+    assert "GetAutomationExecution" in actions  # it did gather
+
+
+def test_report_tag_alone_reports_on_the_last_run(demo):
+    handle = demo["sandbox"]
+    since = handle.last_seq()
+    run = play(handle, demo["reports"], "--tags", "report")
+    assert run.rc == 0, run.stdout[-5000:]
+    assert demo["execution_id"] in run.stdout
+    assert handle.write_calls(since) == []
+
+
+def test_a_failing_policy_exits_non_zero_with_a_one_line_reason(demo):
+    run = play(
+        demo["sandbox"],
+        demo["reports"],
+        "-e",
+        f"automation_execution_id={demo['execution_id']}",
+        "-e",
+        "check_os_max_failed_percent=0",
+        "-e",
+        '{"check_os_required_steps": ["CheckHostname"]}',
+    )
+    assert run.rc != 0
+    fatal = [
+        line for line in run.stdout.splitlines() if line.startswith("fatal:") and "Policy failed for automation" in line
+    ]
+    assert fatal, run.stdout[-3000:]
+    msg = json.loads(fatal[0].split("=> ", 1)[1])["msg"]
+    assert "\n" not in msg
+    assert "2 of 15 instance(s) did not succeed (13.3% > check_os_max_failed_percent 0%)" in msg
+    assert "required step(s) CheckHostname did not succeed on 2 instance(s)" in msg
+    # the reports and artifacts were written before the policy failed the play
+    assert recap(run.stdout)["failed"] == 1
+
+
+def test_check_mode_starts_nothing(demo):
+    handle = demo["sandbox"]
+    since = handle.last_seq()
+    run = play(handle, demo["reports"], "--check", "--skip-tags", "roles,runbook")
+    assert run.rc == 0, run.stdout[-5000:]
+    assert handle.write_calls(since) == []
+
+
+def test_bad_input_fails_before_any_aws_call(demo):
+    handle = demo["sandbox"]
+    since = handle.last_seq()
+    run = play(handle, demo["reports"], "-e", '{"check_os_target_ous": ["ou-o2pk-wrkloads", "ou-bad;reboot"]}')
+    assert run.rc != 0
+    assert "check_os_target_ous" in run.stdout and "nothing was sent to AWS" in run.stdout
+    assert handle.requests(since) == []
+
+
+def test_the_collection_playbook_runs_by_fqcn(demo):
+    handle = demo["sandbox"]
+    run = play(
+        handle,
+        demo["reports"],
+        "-e",
+        f"automation_execution_id={demo['execution_id']}",
+        playbook="orgops.ssm_automation.check_os",
+    )
+    assert run.rc == 0, run.stdout[-5000:]
+    assert "Automation " + demo["execution_id"] in run.stdout
+
+
+def test_html_report_in_headless_chromium_shows_every_instance(demo, tmp_path):
+    """Open the HTML report in Chromium (JavaScript on), and read the rendered DOM: every targeted instance, with its
+    status, including the Windows, stopped and unmanaged ones. A screenshot is kept as a test artifact."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.fail("headless Chromium is needed for this test: apt-get install -y chromium")
+    html = demo["reports"] / demo["execution_id"] / "automation-report.html"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "automation-report.png"
+    subprocess.run(
+        [browser, *flags, "--window-size=1400,3000", f"--screenshot={shot}", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    world = demo["sandbox"].world
+    locations, _ = results(demo)
+    status = {i["instance_id"]: i["status"] for loc in locations for i in loc["instances"]}
+    shown = {}
+    for inst in targeted_instances(world):
+        # the instance's row: its status attribute (what the filters use), its id, its status badge; not hidden
+        m = re.search(
+            rf'<tr class="instance([^"]*)" data-status="([^"]+)"><td><code>{re.escape(inst.instance_id)}</code></td>'
+            r'<td><span class="badge[^"]*"[^>]*>([^<]+)</span>',
+            dom,
+        )
+        assert m, f"{inst.name} ({inst.instance_id}) is not in the rendered report"
+        assert "hidden" not in m.group(1).split(), f"{inst.name} is hidden"
+        assert m.group(2) == m.group(3) == status[inst.instance_id], (inst.name, m.groups(), status[inst.instance_id])
+        shown[inst.name] = m.group(3)
+    assert shown["stg-web"] == "TimedOut"
+    assert shown["sec-scanner"] == "Failed"
+    assert shown["web-win-1"] == shown["dev-win"] == "Success"
+    assert len(shown) == 15
