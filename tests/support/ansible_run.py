@@ -65,6 +65,9 @@ def run_module(
                 {
                     "name": "dump result",
                     "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": str(out), "mode": "0600"},
+                    # the dump must happen in --check runs too, or check-mode results are lost
+                    "check_mode": False,
+                    "diff": False,
                 },
             ],
         }
