@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).with_name("world.schema.json")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 WORLDS = Path(__file__).with_name("worlds")
 DEMO_WORLD = WORLDS / "demo.yml"
 
