@@ -24,7 +24,8 @@ ADMIN_ROLE_STACK = "AWS-SystemsManager-AutomationAdministrationRole"
 EXECUTION_ROLE_NAME = "AWS-SystemsManager-AutomationExecutionRole"
 EXECUTION_STACKSET = "AWS-SystemsManager-AutomationExecutionRole"
 MANAGEMENT_EXECUTION_STACK = "AWS-SystemsManager-AutomationExecutionRole-org"
-READER_STACKSET = "orgops-ssm-automation-results-reader"
+READER_STACKSET = "AWS-SystemsManager-AutomationResultsReaderRole"  # as roles/execution_roles names it
+MANAGEMENT_READER_STACK = "AWS-SystemsManager-AutomationResultsReaderRole-org"
 ORG_ACCESS_ROLE = "OrganizationAccountAccessRole"
 
 
@@ -197,6 +198,7 @@ def deploy_automation_roles(sb) -> None:
             Parameters=params,
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
+    reader_name = None
     if cfg.get("reader_role"):
         reader = ROLE_FILES / "reader-role.yml"
         if not reader.exists():
@@ -204,9 +206,8 @@ def deploy_automation_roles(sb) -> None:
                 f"automation_roles.reader_role: {reader} does not exist (the reader role template is not in the repo yet)"
             )
         body = reader.read_text()
-        import yaml
-
-        declared = (yaml.safe_load(_strip_tags(body)) or {}).get("Parameters", {}) or {}
+        declared = _template_parameters(body)
+        reader_name = (declared.get("RoleName") or {}).get("Default", "AWS-SystemsManager-AutomationResultsReaderRole")
         rparams = [p for p in params if p["ParameterKey"] in declared]
         _stackset(
             sb,
@@ -217,19 +218,26 @@ def deploy_automation_roles(sb) -> None:
             cfg.get("reader_role_targets") or targets or [world.root_id],
             regions,
         )
+        if cfg.get("management_execution_stack"):
+            cfn.create_stack(
+                StackName=MANAGEMENT_READER_STACK,
+                TemplateBody=body,
+                Parameters=rparams,
+                Capabilities=["CAPABILITY_NAMED_IAM"],
+            )
     for acct in cfg.get("missing_execution_role", []) or []:
         _delete_role(sb, acct, EXECUTION_ROLE_NAME)
-    if cfg.get("missing_reader_role"):
-        reader_name = _reader_role_name(sb)
-        for acct in cfg.get("missing_reader_role", []) or []:
-            _delete_role(sb, acct, reader_name)
+    for acct in cfg.get("missing_reader_role", []) or []:
+        _delete_role(sb, acct, reader_name or "AWS-SystemsManager-AutomationResultsReaderRole")
 
 
-def _strip_tags(body: str) -> str:
-    # CloudFormation short-form tags (!Sub, !Ref) are not plain YAML; they do not matter for reading Parameters.
-    import re
+def _template_parameters(body: str) -> dict:
+    import yaml
 
-    return re.sub(r"!(\w+)", r"\1:", body)
+    from sandbox.stacksets import _CfnLoader
+
+    doc = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass that reads CloudFormation tags
+    return (doc or {}).get("Parameters", {}) or {}
 
 
 def _stackset(sb, cfn, name, body, params, targets, regions) -> None:
@@ -254,14 +262,6 @@ def _stackset(sb, cfn, name, body, params, targets, regions) -> None:
             return
         sb.stacksets.wait_idle(0.5)
     raise BuildError(f"StackSet {name}: operation {op} did not finish")
-
-
-def _reader_role_name(sb) -> str:
-    for inst in sb.stacksets.instances_of(READER_STACKSET):
-        for role in sb.moto_backend("iam", inst.account).roles.values():
-            if "reader" in role.name.lower():
-                return role.name
-    return "orgops-ssm-automation-results-reader"
 
 
 def _delete_role(sb, account: str, role_name: str) -> None:
