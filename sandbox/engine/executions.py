@@ -176,7 +176,7 @@ class Execution:
         out["AutomationExecutionStatus"] = self.status
         return out
 
-    def _targeting(self, out: dict) -> None:
+    def _targeting(self, out: dict, full: bool = True) -> None:
         if self.failure_message is not None:
             out["FailureMessage"] = self.failure_message
         out["Mode"] = self.mode
@@ -198,7 +198,7 @@ class Execution:
             out["MaxErrors"] = self.max_errors
         if self.target is not None:
             out["Target"] = self.target
-        if self.target_locations is not None:
+        if self.target_locations is not None and full:  # AutomationExecutionMetadata has no TargetLocations
             out["TargetLocations"] = self.target_locations
 
     def render(self) -> dict:
@@ -220,7 +220,7 @@ class Execution:
         out = self._common()
         out["LogFile"] = ""
         out["Outputs"] = self.outputs
-        self._targeting(out)
+        self._targeting(out, full=False)
         out["AutomationType"] = self.automation_type
         return out
 

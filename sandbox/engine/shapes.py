@@ -120,6 +120,77 @@ def _check(shape, value: Any, path: str, errors: list[str]) -> None:
             fail(f"Member must have value less than or equal to {meta['max']}")
 
 
+def output_errors(service: str, operation: str, body: Any) -> list[str]:
+    """Everything in a JSON response body that botocore's output shape does not allow: unknown members, wrong
+    types (timestamps are epoch-second numbers on the JSON wire), values outside an enum, missing required members.
+    An empty list means the response is valid."""
+    shape = service_model(service).operation_model(operation).output_shape
+    errors: list[str] = []
+    if shape is None:
+        if body not in (None, {}):
+            errors.append(f"{operation}: the operation has no output, got {body!r}")
+        return errors
+    _out(shape, body, operation, errors)
+    return errors
+
+
+def _out(shape, value: Any, path: str, errors: list[str]) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a structure, got {type(value).__name__}")
+            return
+        for name in value:
+            if name not in shape.members:
+                errors.append(f"{path}.{name}: not a member of {shape.name}")
+        for name in shape.required_members:
+            if name not in value:
+                errors.append(f"{path}.{name}: required member missing")
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                _out(member, value[name], f"{path}.{name}", errors)
+        return
+    if kind == "list":
+        if not isinstance(value, list):
+            errors.append(f"{path}: expected a list, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            _out(shape.member, item, f"{path}[{i}]", errors)
+        return
+    if kind == "map":
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected a map, got {type(value).__name__}")
+            return
+        for key, item in value.items():
+            _out(shape.key, key, f"{path}<key>", errors)
+            _out(shape.value, item, f"{path}[{key!r}]", errors)
+        return
+    if kind == "string":
+        if not isinstance(value, str):
+            errors.append(f"{path}: expected a string, got {type(value).__name__} {value!r}")
+        elif shape.enum and value not in shape.enum:
+            errors.append(f"{path}: {value!r} is not one of {shape.enum}")
+        return
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(f"{path}: expected an integer, got {value!r}")
+        return
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(f"{path}: expected a number, got {value!r}")
+        return
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            errors.append(f"{path}: expected a boolean, got {value!r}")
+        return
+    if kind == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(f"{path}: expected epoch seconds (JSON number), got {value!r}")
+        return
+    if kind == "blob" and not isinstance(value, str):
+        errors.append(f"{path}: expected base64 text, got {value!r}")
+
+
 def validate_request(service: str, operation: str, params: dict) -> None:
     """Raise ValidationException, AWS-worded, if ``params`` break the operation's input shape."""
     shape = service_model(service).operation_model(operation).input_shape
