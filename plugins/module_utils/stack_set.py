@@ -860,6 +860,8 @@ class _Runner(object):
             "failures": [],
         }
         details = op.get("StatusDetails") or {}
+        if not record:
+            return report  # someone else's operation: only its end matters
         if status in TERMINAL_OPERATION_STATUSES and (
             status != "SUCCEEDED" or details.get("FailedStackInstancesCount")
         ):
@@ -869,8 +871,6 @@ class _Runner(object):
             report["regions"] = step.get("regions") or []
             if step.get("fields"):
                 report["fields"] = step["fields"]
-        if not record:
-            return report
         return self._record(report)
 
 

@@ -93,7 +93,11 @@ def test_yaml_and_json_forms_of_a_template_are_equal():
 
 
 def test_short_form_tags_and_unquoted_version_date():
-    short = "AWSTemplateFormatVersion: 2010-09-09\nResources:\n  R:\n    Type: X\n    Properties:\n      A: !Ref P\n      B: !Sub 'x-${AWS::AccountId}'\n      C: !GetAtt R2.Arn\n"
+    short = (
+        "AWSTemplateFormatVersion: 2010-09-09\n"
+        "Resources:\n  R:\n    Type: X\n    Properties:\n"
+        "      A: !Ref P\n      B: !Sub 'x-${AWS::AccountId}'\n      C: !GetAtt R2.Arn\n"
+    )
     long_form = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
