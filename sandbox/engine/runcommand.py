@@ -119,7 +119,10 @@ class Invocation:
             "StandardErrorUrl": "",
             "CommandPlugins": [self.plugin()] if details else [],
             "ServiceRole": "",
-            "NotificationConfig": {"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""},
+            "NotificationConfig": {
+                "NotificationArn": "",
+                "NotificationEvents": [],
+            },  # AWS sends NotificationType "" (not in the enum)
             "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
         }
         return out
@@ -226,7 +229,10 @@ class Command:
             "ErrorCount": sum(1 for i in done if i.status in ("Failed", "TimedOut")),
             "DeliveryTimedOutCount": sum(1 for i in done if i.status_details == "DeliveryTimedOut"),
             "ServiceRole": "",
-            "NotificationConfig": {"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""},
+            "NotificationConfig": {
+                "NotificationArn": "",
+                "NotificationEvents": [],
+            },  # AWS sends NotificationType "" (not in the enum)
             "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
             "TimeoutSeconds": self.timeout_seconds,
         }
