@@ -81,8 +81,14 @@ def build_world(sb) -> None:
 
     # Instances
     world.instances = []
-    for spec in world.instance_specs:
+    for account_id, region in dict.fromkeys((s.account_id, s.region) for s in world.instance_specs):
+        # Warm up before the seeding below: moto's EC2 app and backend for each place exist in both cases.
+        sb.client("ec2", account_id, region).describe_instances(MaxResults=5)
+    for n, spec in enumerate(world.instance_specs):
         ec2 = sb.client("ec2", spec.account_id, spec.region)
+        # Re-seed moto's generator per instance group: the same world gets the same instance ids, on a first build
+        # and after a reset alike (moto's own caches make the number of earlier draws differ between the two).
+        mock_random.seed(world.seed * 100003 + n)
         tags = [{"Key": "Name", "Value": spec.name}] + [
             {"Key": k, "Value": v} for k, v in spec.tags.items() if k != "Name"
         ]

@@ -251,7 +251,10 @@ def _schema_errors(doc: Any) -> list[str]:
     for err in sorted(validator.iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         # For anyOf/oneOf, the most specific sub-error says more than "is not valid under any of the given schemas".
         best = jsonschema.exceptions.best_match([err]) if err.context else err
-        errors.append(f"{_path(best.absolute_path)}: {best.message}")
+        message = best.message
+        if best.validator == "pattern":
+            message = f"{best.instance!r} does not match '{best.validator_value}'"
+        errors.append(f"{_path(best.absolute_path)}: {message}")
     return errors
 
 
