@@ -313,7 +313,7 @@ def _md(value, limit=None):
     text = "" if value is None else str(value)
     if limit and len(text) > limit:
         text = text[: limit - 1] + "\u2026"
-    text = html.escape(text, quote=False)
+    text = html.escape(XML_INVALID_RE.sub("", text).replace("\x7f", ""), quote=False)
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
     return text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
 
@@ -349,13 +349,10 @@ def render_markdown(source, out, title=None):
     out.write("| Account | Region | Instance | Instance status | Step | Step status | Outputs / failure |\n")
     out.write("|---|---|---|---|---|---|---|\n")
     for row in rows(source):
-        detail = (
-            row.get("failure_message")
-            or row.get("read_error")
-            or row.get("outputs")
-            or row.get("location_failure")
-            or ""
-        )
+        if row.get("instance_id"):
+            detail = row.get("failure_message") or row.get("read_error") or row.get("outputs") or ""
+        else:
+            detail = row.get("location_failure") or row.get("read_error") or ""
         out.write(
             "| %s | %s | %s | %s | %s | %s | %s |\n"
             % (
@@ -699,9 +696,20 @@ def check_writable_dir(directory, field="dest"):
         probe = parent
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise InvalidInput(field, "%s exists and is not a directory" % directory)
-    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+    problem = None
+    if not os.path.isdir(probe):
+        problem = "%s is not a directory" % probe
+    else:
+        # os.access() says yes to root even on /proc or a read-only mount: create (and remove) a probe file instead.
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".orgops-write-test-", dir=probe)
+            os.close(fd)
+            os.unlink(tmp)
+        except (IOError, OSError) as e:
+            problem = "%s: %s" % (probe, e.strerror or e)
+    if problem:
         raise InvalidInput(
-            field, "%s is not writable (checked %s); give a directory this user can write" % (directory, probe)
+            field, "%s is not writable (%s); give a directory this user can write" % (directory, problem)
         )
     return directory
 

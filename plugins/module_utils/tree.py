@@ -97,10 +97,10 @@ class Pacer:
             now = self.clock()
             self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
             self.last = now
-            if self.tokens >= 1:
-                self.tokens -= 1
+            if self.tokens >= 1 - 1e-9:  # float rounding must not leave a call waiting forever
+                self.tokens = max(0.0, self.tokens - 1)
                 return
-            self.sleep((1 - self.tokens) / self.rate)
+            self.sleep(max((1 - self.tokens) / self.rate, 1e-6))
 
 
 class ClientFactory:
@@ -252,9 +252,16 @@ def parent_steps(ssm, parent_id, execution=None):
     steps = execution.get("StepExecutions") or []
     if execution.get("StepExecutionsTruncated"):
         steps = []
-        paginator = ssm.get_paginator("describe_automation_step_executions")
-        for page in paginator.paginate(AutomationExecutionId=parent_id, PaginationConfig={"PageSize": PAGE_SIZE}):
+        token = None
+        while True:
+            kwargs = {"AutomationExecutionId": parent_id, "MaxResults": PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            page = ssm.describe_automation_step_executions(**kwargs)
             steps.extend(page.get("StepExecutions") or [])
+            token = page.get("NextToken")
+            if not token:
+                break
     return execution, steps
 
 
@@ -685,7 +692,7 @@ def gather(
     """
     ssm = factory.client("ssm", region)
     execution, steps = parent_steps(ssm, parent_id)
-    parent_calls = 1 + (1 if execution.get("StepExecutionsTruncated") else 0)
+    parent_calls = 1 + ((len(steps) + PAGE_SIZE - 1) // PAGE_SIZE if execution.get("StepExecutionsTruncated") else 0)
     header = execution_header(execution)
     if on_header:
         on_header(header)

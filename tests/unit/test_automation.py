@@ -1,0 +1,578 @@
+"""automation.py: request building, validation, splitting, tokens, assume role, preflight, wait and progress."""
+
+import copy
+import datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, organization, runbook
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
+
+REPO = Path(__file__).resolve().parents[2]
+CHECK_OS = runbook.parse_content((REPO / "roles" / "check_os" / "files" / "check-os.yml").read_text())
+REGIONS = frozenset(["eu-west-1", "ap-northeast-1", "us-east-1"])
+MGMT = "111111111111"
+CALLER_ARN = "arn:aws:iam::111111111111:user/admin"
+
+
+def accounts(n, start=200000000000):
+    return [str(start + i) for i in range(n)]
+
+
+def options(**overrides):
+    opts = {
+        "document_name": "check-os",
+        "parameters": {"CheckHostname": "check", "CheckNTP": "skip"},
+        "targets": {"tags": {"ssm-automation": "true"}},
+        "target_locations": [{"accounts": ["ou-o2pk-abcdefgh"], "regions": ["ap-northeast-1"]}],
+    }
+    opts.update(overrides)
+    return opts
+
+
+# --- targets ---------------------------------------------------------------------------------------------
+
+
+def test_tags_shorthand_becomes_tag_keys():
+    assert automation.build_targets({"tags": {"ssm-automation": "true", "Env": ["prod", "stage"]}}) == [
+        {"Key": "tag:Env", "Values": ["prod", "stage"]},
+        {"Key": "tag:ssm-automation", "Values": ["true"]},
+    ]
+
+
+def test_all_instances_is_ec2_star():
+    assert automation.build_targets({"all_instances": True}) == [{"Key": "AWS::EC2::Instance", "Values": ["*"]}]
+
+
+def test_raw_key_values_pass_through():
+    assert automation.build_targets({"key_values": [{"key": "tag-key", "values": ["Patch"]}]}) == [
+        {"Key": "tag-key", "Values": ["Patch"]}
+    ]
+
+
+def test_tags_and_all_instances_are_exclusive():
+    with pytest.raises(InvalidInput) as e:
+        automation.build_targets({"tags": {"a": "b"}, "all_instances": True})
+    assert e.value.field == "targets"
+    assert "tags and all_instances are mutually exclusive" in e.value.message
+
+
+def test_too_many_target_keys():
+    with pytest.raises(InvalidInput, match="at most 5 target keys"):
+        automation.build_targets({"tags": {"k%d" % i: "v" for i in range(6)}})
+
+
+# --- parameters ------------------------------------------------------------------------------------------
+
+
+def test_parameters_scalars_and_lists_become_string_lists():
+    assert automation.normalize_parameters({"A": "x", "B": 3, "C": True, "D": ["p", "q"], "E": {"k": "v"}}) == {
+        "A": ["x"],
+        "B": ["3"],
+        "C": ["true"],
+        "D": ["p", "q"],
+        "E": ['{"k":"v"}'],
+    }
+
+
+def test_parameter_value_too_long():
+    with pytest.raises(InvalidInput) as e:
+        automation.normalize_parameters({"A": "x" * 513})
+    assert e.value.field == "parameters.A"
+
+
+# --- locations and splitting -----------------------------------------------------------------------------
+
+
+def test_location_defaults_and_formats():
+    loc = automation.check_location(
+        {"accounts": ["123456789012", "ou-ab12-abcdefgh", "r-ab12"], "regions": ["eu-west-1"]}, 0, REGIONS
+    )
+    assert loc["include_child_ous"] is True
+    assert loc["execution_role_name"] == "AWS-SystemsManager-AutomationExecutionRole"
+
+
+@pytest.mark.parametrize(
+    "location, field",
+    [
+        ({"accounts": ["12345"], "regions": ["eu-west-1"]}, "target_locations[0].accounts[0]"),
+        ({"accounts": ["ou-bad"], "regions": ["eu-west-1"]}, "target_locations[0].accounts[0]"),
+        ({"accounts": [], "regions": ["eu-west-1"]}, "target_locations[0].accounts"),
+        ({"accounts": ["123456789012"], "regions": ["mars-north-1"]}, "target_locations[0].regions[0]"),
+        ({"accounts": ["123456789012"], "regions": []}, "target_locations[0].regions"),
+        (
+            {"accounts": ["123456789012"], "regions": ["eu-west-1"], "exclude_accounts": ["r-ab12"]},
+            "target_locations[0].exclude_accounts[0]",
+        ),
+        (
+            {"accounts": ["123456789012"], "regions": ["eu-west-1"], "max_concurrency": "0"},
+            "target_locations[0].max_concurrency",
+        ),
+        (
+            {"accounts": ["123456789012"], "regions": ["eu-west-1"], "max_errors": "101%"},
+            "target_locations[0].max_errors",
+        ),
+        (
+            {"accounts": ["123456789012"], "regions": ["eu-west-1"], "execution_role_name": "bad role"},
+            "target_locations[0].execution_role_name",
+        ),
+    ],
+)
+def test_location_errors_name_the_field(location, field):
+    with pytest.raises(InvalidInput) as e:
+        automation.check_location(location, 0, REGIONS)
+    assert e.value.field == field
+
+
+def test_exclude_accounts_limit():
+    loc = {"accounts": ["123456789012"], "regions": ["eu-west-1"], "exclude_accounts": accounts(5001)}
+    with pytest.raises(InvalidInput) as e:
+        automation.check_location(loc, 2, REGIONS)
+    assert e.value.field == "target_locations[2].exclude_accounts"
+    assert "5000" in e.value.message
+
+
+def test_no_split_under_limits():
+    built = automation.build_request(
+        options(target_locations=[{"accounts": accounts(50), "regions": ["eu-west-1"]}]), regions=REGIONS
+    )
+    assert len(built["request"]["TargetLocations"]) == 1
+    assert built["split"] == []
+
+
+def test_more_than_50_accounts_are_split_and_reported():
+    many = accounts(120)
+    built = automation.build_request(
+        options(
+            target_locations=[
+                {
+                    "accounts": many,
+                    "regions": ["eu-west-1", "ap-northeast-1"],
+                    "exclude_accounts": ["ou-ab12-abcdefgh"],
+                    "max_errors": "1",
+                }
+            ]
+        ),
+        regions=REGIONS,
+    )
+    tls = built["request"]["TargetLocations"]
+    assert [len(t["Accounts"]) for t in tls] == [50, 50, 20]
+    assert sum((t["Accounts"] for t in tls), []) == many
+    for t in tls:
+        assert t["Regions"] == ["eu-west-1", "ap-northeast-1"]
+        assert t["ExcludeAccounts"] == ["ou-ab12-abcdefgh"]
+        assert t["TargetLocationMaxErrors"] == "1"
+        assert t["IncludeChildOrganizationUnits"] is True
+    assert built["split"] == [
+        {
+            "location": 0,
+            "into": 3,
+            "accounts": 120,
+            "regions": 2,
+            "reason": "target_locations[0] has 120 accounts/OUs (limit 50): split into 3 TargetLocations",
+        }
+    ]
+
+
+def test_more_than_50_regions_are_split():
+    regions = ["r%02d" % i for i in range(51)]
+    locs = [
+        {
+            "accounts": ["123456789012"],
+            "regions": regions,
+            "include_child_ous": True,
+            "exclude_accounts": [],
+            "execution_role_name": "X",
+        }
+    ]
+    api, split = automation.split_locations(locs)
+    assert [len(t["Regions"]) for t in api] == [50, 1]
+    assert split[0]["into"] == 2
+
+
+def test_over_100_target_locations_after_split_is_refused():
+    locs = [
+        {
+            "accounts": accounts(50 * 101),
+            "regions": ["eu-west-1"],
+            "include_child_ous": True,
+            "exclude_accounts": [],
+            "execution_role_name": "X",
+        }
+    ]
+    with pytest.raises(InvalidInput) as e:
+        automation.split_locations(locs)
+    assert e.value.field == "target_locations"
+    assert "at most 100" in e.value.message
+
+
+def test_request_shape_is_the_seeds():
+    built = automation.build_request(
+        options(max_concurrency="10", max_errors="100%", tags={"team": "ops"}), regions=REGIONS
+    )
+    req = built["request"]
+    assert req["DocumentName"] == "check-os"
+    assert req["TargetParameterName"] == "InstanceId"
+    assert req["Targets"] == [{"Key": "tag:ssm-automation", "Values": ["true"]}]
+    assert req["TargetLocations"] == [
+        {
+            "Accounts": ["ou-o2pk-abcdefgh"],
+            "Regions": ["ap-northeast-1"],
+            "IncludeChildOrganizationUnits": True,
+            "ExecutionRoleName": "AWS-SystemsManager-AutomationExecutionRole",
+        }
+    ]
+    assert req["MaxConcurrency"] == "10"
+    assert req["MaxErrors"] == "100%"
+    assert req["Tags"] == [{"Key": "team", "Value": "ops"}]
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"document_name": "a b"}, "document_name"),
+        ({"document_version": "v6"}, "document_version"),
+        ({"max_concurrency": "0%"}, "max_concurrency"),
+        ({"max_errors": "x"}, "max_errors"),
+        ({"client_token": "not-a-uuid"}, "client_token"),
+        ({"client_token": "3f2b8c1e-8d4a-4b2e-9c1d-0a1b2c3d4e5f", "idempotency_key": "k"}, "client_token"),
+        ({"tags": {"aws:reserved": "x"}}, "tags.aws:reserved"),
+        ({"automation_assume_role": "arn:nope"}, "automation_assume_role"),
+        ({"parameters": {"InstanceId": "i-123"}}, "parameters.InstanceId"),
+        ({"targets": {"tags": {"a": "b"}, "all_instances": True}}, "targets"),
+    ],
+)
+def test_start_options_errors(overrides, field):
+    with pytest.raises(InvalidInput) as e:
+        automation.build_request(options(**overrides), regions=REGIONS)
+    assert e.value.field == field
+
+
+# --- tokens ----------------------------------------------------------------------------------------------
+
+
+def test_client_token_is_deterministic_and_request_bound():
+    req = automation.build_request(options(), regions=REGIONS)["request"]
+    a = automation.client_token("job-42", req)
+    assert a == automation.client_token("job-42", copy.deepcopy(req))
+    assert automation.CLIENT_TOKEN_RE.match(a)
+    assert a != automation.client_token("job-43", req)
+    other = dict(req, Parameters={"CheckHostname": ["skip"]})
+    assert a != automation.client_token("job-42", other)
+
+
+def test_token_tag_added_once():
+    req = automation.with_token_tag({"DocumentName": "x", "Tags": [{"Key": "a", "Value": "b"}]}, "tok")
+    req = automation.with_token_tag(req, "tok")
+    assert req["ClientToken"] == "tok"
+    assert req["Tags"] == [{"Key": "a", "Value": "b"}, {"Key": automation.TOKEN_TAG_PREFIX + "tok", "Value": "true"}]
+
+
+# --- runbook: assume role and parameters -----------------------------------------------------------------
+
+
+def test_assume_role_parameter_is_read_from_the_runbook():
+    assert automation.assume_role_parameter(CHECK_OS) == "AutomationAssumeRole"
+    assert automation.assume_role_parameter({"parameters": {}}) is None
+
+
+def test_omitted_assume_role_is_built_from_the_caller_account():
+    opts = options()
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    assert automation.needs_caller_identity(CHECK_OS, opts)
+    out = automation.apply_runbook(
+        req, CHECK_OS, opts, runbook.check_parameters, caller_arn="arn:aws-cn:sts::111111111111:assumed-role/x/y"
+    )
+    assert out["Parameters"]["AutomationAssumeRole"] == [
+        "arn:aws-cn:iam::111111111111:role/AWS-SystemsManager-AutomationAdministrationRole"
+    ]
+    assert out["Parameters"]["CheckHostname"] == ["check"]
+    assert "InstanceId" not in out["Parameters"]
+
+
+def test_explicit_assume_role_arn_and_false():
+    arn = "arn:aws:iam::222222222222:role/Custom"
+    opts = options(automation_assume_role=arn)
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    assert not automation.needs_caller_identity(CHECK_OS, opts)
+    assert automation.apply_runbook(req, CHECK_OS, opts, runbook.check_parameters)["Parameters"][
+        "AutomationAssumeRole"
+    ] == [arn]
+    opts = options(automation_assume_role=False)
+    # without it, the seed's runbook misses its required AutomationAssumeRole: check_parameters says so
+    with pytest.raises(InvalidInput) as e:
+        automation.apply_runbook(req, CHECK_OS, opts, runbook.check_parameters)
+    assert e.value.field == "parameters.AutomationAssumeRole"
+
+
+def test_assume_role_true_on_runbook_without_assume_role():
+    doc = {"schemaVersion": "0.3", "parameters": {"InstanceId": {"type": "String"}}, "mainSteps": []}
+    opts = options(automation_assume_role=True, parameters={})
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    with pytest.raises(InvalidInput) as e:
+        automation.apply_runbook(req, doc, opts, runbook.check_parameters, caller_arn=CALLER_ARN)
+    assert e.value.field == "automation_assume_role"
+
+
+def test_assume_role_given_twice():
+    opts = options(
+        automation_assume_role="arn:aws:iam::222222222222:role/A",
+        parameters={"AutomationAssumeRole": "arn:aws:iam::222222222222:role/B"},
+    )
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    with pytest.raises(InvalidInput) as e:
+        automation.apply_runbook(req, CHECK_OS, opts, runbook.check_parameters)
+    assert e.value.field == "automation_assume_role"
+
+
+@pytest.mark.parametrize(
+    "parameters, field",
+    [
+        ({"Unknown": "x"}, "parameters.Unknown"),
+        ({"CheckHostname": "maybe"}, "parameters.CheckHostname"),
+    ],
+)
+def test_parameters_checked_against_the_runbook(parameters, field):
+    opts = options(parameters=parameters)
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    with pytest.raises(InvalidInput) as e:
+        automation.apply_runbook(req, CHECK_OS, opts, runbook.check_parameters, caller_arn=CALLER_ARN)
+    assert e.value.field == field
+
+
+def test_target_parameter_must_exist_in_runbook():
+    opts = options(target_parameter_name="Nope")
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    with pytest.raises(InvalidInput) as e:
+        automation.apply_runbook(req, CHECK_OS, opts, runbook.check_parameters, caller_arn=CALLER_ARN)
+    assert e.value.field == "target_parameter_name"
+
+
+def test_no_targets_requires_the_instance_parameter():
+    opts = options(targets=None)
+    req = automation.build_request(opts, regions=REGIONS)["request"]
+    with pytest.raises(InvalidInput) as e:
+        automation.apply_runbook(req, CHECK_OS, opts, runbook.check_parameters, caller_arn=CALLER_ARN)
+    assert e.value.field == "parameters.InstanceId"
+
+
+# --- preflight -------------------------------------------------------------------------------------------
+
+TREE = {
+    "root_id": "r-ab12",
+    "ous": {
+        "ou-ab12-workload": {"name": "Workloads", "parent_id": "r-ab12"},
+        "ou-ab12-prod0000": {"name": "Prod", "parent_id": "ou-ab12-workload"},
+        "ou-ab12-payments": {"name": "Payments", "parent_id": "ou-ab12-prod0000"},
+    },
+    "accounts": {
+        MGMT: {"name": "mgmt", "status": "ACTIVE", "parent_id": "r-ab12"},
+        "222222222222": {"name": "a", "status": "ACTIVE", "parent_id": "ou-ab12-workload"},
+        "333333333333": {"name": "b", "status": "ACTIVE", "parent_id": "ou-ab12-prod0000"},
+        "444444444444": {"name": "c", "status": "ACTIVE", "parent_id": "ou-ab12-payments"},
+        "555555555555": {"name": "d", "status": "SUSPENDED", "parent_id": "ou-ab12-payments"},
+    },
+}
+INSTANCES = [
+    {"account": a, "region": "ap-northeast-1", "status": "CURRENT"}
+    for a in ("222222222222", "333333333333", "444444444444", "555555555555")
+]
+
+
+def loc(targets, include=True, exclude=()):
+    return {
+        "accounts": list(targets),
+        "regions": ["ap-northeast-1"],
+        "include_child_ous": include,
+        "exclude_accounts": list(exclude),
+        "execution_role_name": automation.DEFAULT_EXECUTION_ROLE,
+    }
+
+
+def evaluate(locations, instances=INSTANCES, mgmt_stack=False):
+    return automation.evaluate_preflight(TREE, locations, instances, MGMT, mgmt_stack, organization.resolve_accounts)
+
+
+def test_preflight_resolves_nested_ous_and_excludes():
+    result = evaluate([loc(["ou-ab12-workload"], exclude=["555555555555"])])
+    assert result["ok"], result["message"]
+    assert result["locations"][0]["accounts"] == ["222222222222", "333333333333", "444444444444"]
+
+
+def test_preflight_without_children():
+    result = evaluate([loc(["ou-ab12-workload"], include=False)])
+    assert result["accounts"] == ["222222222222"]
+
+
+def test_preflight_root_without_management_stack_lists_the_management_account():
+    result = evaluate([loc(["r-ab12"], exclude=["555555555555"])])
+    assert not result["ok"]
+    assert result["missing_role"] == [MGMT]
+    assert result["message"].startswith(
+        "accounts without AWS-SystemsManager-AutomationExecutionRole: 111111111111 (the management account: set include_management_account"
+    )
+    assert evaluate([loc(["r-ab12"], exclude=["555555555555"])], mgmt_stack=True)["ok"]
+
+
+def test_preflight_lists_member_accounts_without_a_current_instance():
+    instances = [dict(i, status="OUTDATED") if i["account"] == "333333333333" else i for i in INSTANCES]
+    result = evaluate([loc(["ou-ab12-workload"], exclude=["555555555555"])], instances=instances)
+    assert result["missing_role"] == ["333333333333"]
+    assert (
+        "333333333333 (no CURRENT instance of StackSet AWS-SystemsManager-AutomationExecutionRole)" in result["message"]
+    )
+
+
+def test_preflight_unknown_targets_and_inactive_accounts():
+    result = evaluate([loc(["ou-ab12-zzzzzzzz", "999999999999", "ou-ab12-payments"])])
+    assert not result["ok"]
+    assert {u["value"] for u in result["unknown_targets"]} == {"ou-ab12-zzzzzzzz", "999999999999"}
+    assert result["inactive_accounts"] == ["555555555555"]
+    assert "target_locations[0].accounts[0]" in result["message"]
+
+
+def test_stack_exists():
+    cfn = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {"StackName": "s", "CreationTime": datetime.datetime(2024, 1, 1), "StackStatus": "UPDATE_COMPLETE"}
+                ]
+            },
+        )
+        stub.add_client_error(
+            "describe_stacks", service_error_code="ValidationError", service_message="Stack with id s does not exist"
+        )
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "s",
+                        "CreationTime": datetime.datetime(2024, 1, 1),
+                        "StackStatus": "ROLLBACK_COMPLETE",
+                    }
+                ]
+            },
+        )
+        assert automation.stack_exists(cfn, "s") is True
+        assert automation.stack_exists(cfn, "s") is False
+        assert automation.stack_exists(cfn, "s") is False
+
+
+# --- find, wait, progress --------------------------------------------------------------------------------
+
+
+def ssm_client():
+    return boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+
+
+def test_find_by_token_uses_the_tag_filter_and_ignores_children():
+    ssm = ssm_client()
+    token = "3f2b8c1e-8d4a-4b2e-9c1d-0a1b2c3d4e5f"
+    expected = {"Filters": [{"Key": "TagKey", "Values": [automation.TOKEN_TAG_PREFIX + token]}], "MaxResults": 50}
+    parent = "11111111-2222-3333-4444-555555555555"
+    with Stubber(ssm) as stub:
+        stub.add_response(
+            "describe_automation_executions",
+            {"AutomationExecutionMetadataList": [{"AutomationExecutionId": parent}], "NextToken": "n"},
+            expected,
+        )
+        stub.add_response(
+            "describe_automation_executions",
+            {
+                "AutomationExecutionMetadataList": [
+                    {"AutomationExecutionId": "x" * 36, "ParentAutomationExecutionId": parent}
+                ]
+            },
+            dict(expected, NextToken="n"),
+        )
+        stub.add_response("describe_automation_executions", {"AutomationExecutionMetadataList": []}, expected)
+        assert automation.find_by_token(ssm, token)["AutomationExecutionId"] == parent
+        assert automation.find_by_token(ssm, token) is None
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_returns_at_terminal_status():
+    ssm = ssm_client()
+    clock = FakeClock()
+    with Stubber(ssm) as stub:
+        for status in ("InProgress", "InProgress", "Success"):
+            stub.add_response(
+                "get_automation_execution",
+                {"AutomationExecution": {"AutomationExecutionId": "e" * 36, "AutomationExecutionStatus": status}},
+            )
+        execution, timed_out = automation.wait(ssm, "e" * 36, 100, 5, clock=clock.clock, sleep=clock.sleep)
+    assert execution["AutomationExecutionStatus"] == "Success"
+    assert timed_out is False
+    assert clock.sleeps == [5, 5]
+
+
+def test_wait_times_out_without_raising():
+    ssm = ssm_client()
+    clock = FakeClock()
+    polls = []
+    with Stubber(ssm) as stub:
+        for _ in range(4):
+            stub.add_response(
+                "get_automation_execution", {"AutomationExecution": {"AutomationExecutionStatus": "InProgress"}}
+            )
+        execution, timed_out = automation.wait(
+            ssm, "e" * 36, 12, 5, on_poll=polls.append, clock=clock.clock, sleep=clock.sleep
+        )
+    assert timed_out is True
+    assert execution["AutomationExecutionStatus"] == "InProgress"
+    assert clock.sleeps == [5, 5, 2]
+    assert len(polls) == 4
+
+
+def test_progress_line():
+    counts = automation.count_statuses(["Success"] * 30 + ["Failed"] * 5 + ["TimedOut"] * 2 + ["InProgress"] * 83)
+    assert counts["done"] == 37
+    assert counts["total"] == 120
+    assert automation.progress_line(counts) == "37/120 instances done: 30 Success, 5 Failed, 2 TimedOut (83 InProgress)"
+    assert automation.progress_line({"done": 0, "total": 0, "by_status": {}}) == "0/0 instances done"
+    assert (
+        automation.progress_line({"by_status": {"Success": 1}, "unreadable_locations": 2})
+        == "1/1 instances done: 1 Success; 2 locations unreadable"
+    )
+
+
+def test_summarize_execution_has_no_secrets_and_counts():
+    execution = {
+        "AutomationExecutionId": "e" * 36,
+        "AutomationExecutionStatus": "Failed",
+        "Parameters": {"AutomationAssumeRole": ["arn:aws:iam::111111111111:role/x"]},
+        "ProgressCounters": {"TotalSteps": 3, "SuccessSteps": 2, "FailedSteps": 1},
+        "StepExecutions": [
+            {
+                "StepName": "s",
+                "StepStatus": "Failed",
+                "FailureMessage": "no",
+                "TargetLocation": {"Accounts": [MGMT], "Regions": ["eu-west-1"]},
+            }
+        ],
+    }
+    out = automation.summarize_execution(execution)
+    assert out["location_progress"] == {"total": 3, "success": 2, "failed": 1, "cancelled": 0, "timed_out": 0}
+    assert out["location_steps"] == [
+        {"step_name": "s", "accounts": [MGMT], "regions": ["eu-west-1"], "status": "Failed", "failure_message": "no"}
+    ]
+    assert "Parameters" not in str(out)

@@ -1,0 +1,494 @@
+"""tree.py: harvesting the execution tree, against small in-memory fakes of the SSM API (not of our code)."""
+
+import datetime
+import threading
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import tree
+
+MGMT = "111111111111"
+PARENT = "00000000-0000-4000-8000-000000000000"
+T0 = datetime.datetime(2025, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
+
+
+def uid(*parts):
+    n = abs(hash(parts)) % (16**12)
+    return "%08x-0000-4000-8000-%012x" % (len(parts), n)
+
+
+def client_error(code, message="", op="Op"):
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"RetryAttempts": 2}}, op)
+
+
+def step(name, status, output=None, command_id=None, failure=None):
+    s = {
+        "StepName": name,
+        "Action": "aws:runCommand",
+        "StepStatus": status,
+        "ExecutionStartTime": T0,
+        "ExecutionEndTime": T0,
+    }
+    outputs = {}
+    if output is not None:
+        outputs["%s.Output" % name] = [output]
+    if command_id:
+        outputs["CommandId"] = [command_id]
+    if outputs:
+        s["Outputs"] = outputs
+    if failure:
+        s["FailureMessage"] = failure
+    return s
+
+
+class FakeSSM:
+    """One account-region's SSM Automation data, answering like the API (pagination at 50, errors as ClientError)."""
+
+    def __init__(self, account, region):
+        self.account = account
+        self.region = region
+        self.executions = {}
+        self.children = {}
+        self.invocations = {}
+        self.calls = []
+        self.fail = {}  # operation -> list of exceptions to raise, in order
+        self.barrier = None
+
+    def _record(self, op):
+        self.calls.append(op)
+        if self.barrier is not None:
+            barrier, self.barrier = self.barrier, None
+            barrier.wait(timeout=10)
+        queue = self.fail.get(op)
+        if queue:
+            raise queue.pop(0)
+
+    def describe_automation_executions(self, Filters, MaxResults=50, NextToken=None):
+        self._record("describe_automation_executions")
+        parent = [f for f in Filters if f["Key"] == "ParentExecutionId"][0]["Values"][0]
+        kids = self.children.get(parent, [])
+        start = int(NextToken or 0)
+        page = kids[start : start + MaxResults]
+        out = {
+            "AutomationExecutionMetadataList": [self._meta(self.executions[k]) for k in page],
+            "ResponseMetadata": {"RetryAttempts": 0},
+        }
+        if start + MaxResults < len(kids):
+            out["NextToken"] = str(start + MaxResults)
+        return out
+
+    def _meta(self, ex):
+        keys = (
+            "AutomationExecutionId",
+            "AutomationExecutionStatus",
+            "ExecutionStartTime",
+            "ExecutionEndTime",
+            "ParentAutomationExecutionId",
+            "Target",
+            "FailureMessage",
+        )
+        return {k: ex[k] for k in keys if k in ex}
+
+    def get_automation_execution(self, AutomationExecutionId):
+        self._record("get_automation_execution")
+        if AutomationExecutionId not in self.executions:
+            raise client_error("AutomationExecutionNotFoundException", "not found", "GetAutomationExecution")
+        return {
+            "AutomationExecution": dict(self.executions[AutomationExecutionId]),
+            "ResponseMetadata": {"RetryAttempts": 0},
+        }
+
+    def describe_automation_step_executions(self, AutomationExecutionId, MaxResults=50, NextToken=None):
+        self._record("describe_automation_step_executions")
+        steps = self.executions[AutomationExecutionId]["_all_steps"]
+        start = int(NextToken or 0)
+        out = {"StepExecutions": steps[start : start + MaxResults]}
+        if start + MaxResults < len(steps):
+            out["NextToken"] = str(start + MaxResults)
+        return out
+
+    def get_command_invocation(self, CommandId, InstanceId):
+        self._record("get_command_invocation")
+        return self.invocations[(CommandId, InstanceId)]
+
+    def get_paginator(self, name):
+        raise AssertionError("the fake only pages by hand")
+
+
+class FakeFactory:
+    """Stands in for ClientFactory: one FakeSSM per account and region; some accounts refuse the reader role."""
+
+    def __init__(self):
+        self.caller_account = MGMT
+        self.clients = {}
+        self.denied = {}
+        self.invalidated = []
+        self.lock = threading.Lock()
+
+    def ssm(self, account, region):
+        key = (account, region)
+        if key not in self.clients:
+            self.clients[key] = FakeSSM(account, region)
+        return self.clients[key]
+
+    def client(self, service, region, account=None):
+        assert service == "ssm"
+        account = account or MGMT
+        if account in self.denied:
+            raise self.denied[account]
+        return self.ssm(account, region)
+
+    def invalidate(self, account):
+        with self.lock:
+            self.invalidated.append(account)
+
+    def calls(self, op=None):
+        return sum(len([c for c in s.calls if op is None or c == op]) for s in self.clients.values())
+
+
+def build_world(factory, layout, parent_region="eu-west-1", truncated=False):
+    """layout: {(account, region): [instance spec]} where an instance spec is (instance_id, status, steps)."""
+    parent_steps = []
+    for (account, region), instances in sorted(layout.items()):
+        member = uid(account, region)
+        ssm = factory.ssm(account, region)
+        step_out = {
+            "StepName": "%s-%s" % (account, region),
+            "Action": "aws:executeAutomation",
+            "StepStatus": "Success",
+            "TargetLocation": {
+                "Accounts": [account],
+                "Regions": [region],
+                "ExecutionRoleName": "AWS-SystemsManager-AutomationExecutionRole",
+            },
+        }
+        if instances is None:  # the location failed before starting anything
+            step_out.update(
+                StepStatus="Failed",
+                FailureMessage="The provided role: arn:aws:iam::%s:role/AWS-SystemsManager-AutomationExecutionRole can't be assumed."
+                % account,
+            )
+            parent_steps.append(step_out)
+            continue
+        step_out["Outputs"] = {"ExecutionId": [member]}
+        ssm.executions[member] = {
+            "AutomationExecutionId": member,
+            "AutomationExecutionStatus": "Success",
+            "Targets": [{"Key": "tag:a", "Values": ["b"]}],
+        }
+        kids = []
+        for instance_id, status, steps in instances:
+            ex_id = uid(account, region, instance_id)
+            ssm.executions[ex_id] = {
+                "AutomationExecutionId": ex_id,
+                "AutomationExecutionStatus": status,
+                "ParentAutomationExecutionId": member,
+                "Target": instance_id,
+                "ExecutionStartTime": T0,
+                "ExecutionEndTime": T0 + datetime.timedelta(seconds=3),
+                "StepExecutions": steps,
+                "TargetParameterName": "InstanceId",
+                "Parameters": {"InstanceId": [instance_id], "AutomationAssumeRole": ["arn:aws:iam::1:role/x"]},
+            }
+            kids.append(ex_id)
+        ssm.children[member] = kids
+        parent_steps.append(step_out)
+    mgmt = factory.ssm(MGMT, parent_region)
+    parent = {
+        "AutomationExecutionId": PARENT,
+        "AutomationExecutionStatus": "Failed",
+        "DocumentName": "check-os",
+        "DocumentVersion": "1",
+        "AutomationType": "CrossAccount",
+        "TargetParameterName": "InstanceId",
+        "ProgressCounters": {"TotalSteps": len(parent_steps)},
+    }
+    if truncated:
+        parent["StepExecutions"] = parent_steps[:1]
+        parent["StepExecutionsTruncated"] = True
+        parent["_all_steps"] = parent_steps
+    else:
+        parent["StepExecutions"] = parent_steps
+    mgmt.executions[PARENT] = parent
+
+
+OK_STEPS = [step("CheckHostname", "Success", "host-1"), step("CheckNTP", "Success", "^* 169.254.169.123")]
+UPDATES_STEPS = [
+    step("CheckHostname", "Success", "host-2"),
+    step("CheckUpdate", "Failed", failure="Step fails when it is Poll action. exit code 100"),
+    step("CheckNTP", "Pending"),
+]
+
+
+def demo_layout():
+    return {
+        (MGMT, "eu-west-1"): [("i-mgmt000000000001", "Success", OK_STEPS)],
+        ("222222222222", "eu-west-1"): [
+            ("i-aaaa000000000001", "Success", OK_STEPS),
+            ("i-aaaa000000000002", "Failed", UPDATES_STEPS),
+        ],
+        ("222222222222", "ap-northeast-1"): [
+            ("i-aaaa000000000003", "TimedOut", [step("CheckHostname", "TimedOut", failure="Step timed out")])
+        ],
+        ("333333333333", "ap-northeast-1"): None,
+    }
+
+
+def test_gather_returns_every_location_instance_and_step():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    result = tree.gather(factory, PARENT, "eu-west-1", concurrency=3, rate=0)
+    locs = result["locations"]
+    assert [(r["account"], r["region"]) for r in locs] == [
+        (MGMT, "eu-west-1"),
+        ("222222222222", "ap-northeast-1"),
+        ("222222222222", "eu-west-1"),
+        ("333333333333", "ap-northeast-1"),
+    ]
+    by = {(r["account"], r["region"]): r for r in locs}
+    failed = by[("333333333333", "ap-northeast-1")]
+    assert failed["status"] == "Failed"
+    assert "can't be assumed" in failed["failure_message"]
+    assert failed["instances"] == []
+    member = by[("222222222222", "eu-west-1")]
+    assert member["member_execution_id"] == uid("222222222222", "eu-west-1")
+    assert [i["instance_id"] for i in member["instances"]] == ["i-aaaa000000000001", "i-aaaa000000000002"]
+    pending = member["instances"][1]
+    assert [(s["step_name"], s["status"]) for s in pending["steps"]] == [
+        ("CheckHostname", "Success"),
+        ("CheckUpdate", "Failed"),
+        ("CheckNTP", "Pending"),
+    ]
+    assert member["instances"][0]["steps"][0]["outputs"] == {"CheckHostname.Output": ["host-1"]}
+    assert pending["start_time"] == T0.isoformat()
+    assert "AutomationAssumeRole" not in str(result)
+    s = result["summary"]
+    assert s["locations"] == 4
+    assert s["instances"] == 4
+    assert s["instances_by_status"] == {"Success": 2, "Failed": 1, "TimedOut": 1}
+    assert s["step_failures"] == {"CheckUpdate": {"Failed": 1}, "CheckHostname": {"TimedOut": 1}}
+    kinds = sorted((f["account"], f["region"], f["instance_id"], f["step_name"], f["status"]) for f in s["failures"])
+    assert kinds == [
+        ("222222222222", "ap-northeast-1", "i-aaaa000000000003", "CheckHostname", "TimedOut"),
+        ("222222222222", "eu-west-1", "i-aaaa000000000002", "CheckUpdate", "Failed"),
+        ("333333333333", "ap-northeast-1", None, None, "Failed"),
+    ]
+    assert result["progress"] == {
+        "done": 4,
+        "total": 4,
+        "by_status": {"Success": 2, "Failed": 1, "TimedOut": 1},
+        "unreadable_locations": 0,
+    }
+    assert result["execution"]["automation_execution_id"] == PARENT
+
+
+def test_no_redundant_calls_one_page_per_50_children_and_one_get_per_instance():
+    factory = FakeFactory()
+    build_world(factory, {("222222222222", "eu-west-1"): [("i-%017d" % n, "Success", OK_STEPS) for n in range(120)]})
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    member = factory.ssm("222222222222", "eu-west-1")
+    assert member.calls.count("describe_automation_executions") == 3
+    assert member.calls.count("get_automation_execution") == 120
+    assert len(member.calls) == 123
+    assert factory.ssm(MGMT, "eu-west-1").calls == ["get_automation_execution"]
+    assert result["summary"]["instances"] == 120
+    assert result["summary"]["api_calls"] == 124
+
+
+def test_summary_only_counts_without_reading_instances():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    result = tree.progress(factory, PARENT, "eu-west-1")
+    assert factory.calls("get_automation_execution") == 1  # the parent only
+    assert result["progress"]["by_status"] == {"Success": 2, "Failed": 1, "TimedOut": 1}
+
+
+def test_reader_role_missing_is_recorded_and_others_keep_outputs():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    factory.denied["222222222222"] = client_error(
+        "AccessDenied",
+        "User: arn:aws:sts::111111111111:assumed-role/x is not authorized to perform: sts:AssumeRole",
+        "AssumeRole",
+    )
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    by = {(r["account"], r["region"]): r for r in result["locations"]}
+    for region in ("eu-west-1", "ap-northeast-1"):
+        loc = by[("222222222222", region)]
+        assert loc["read_status"] == "failed"
+        assert loc["read_error"]["code"] == "AccessDenied"
+        assert "sts:AssumeRole" in loc["read_error"]["message"]
+    assert by[(MGMT, "eu-west-1")]["instances"][0]["steps"][0]["outputs"]
+    assert result["summary"]["unreadable_locations"] == 2
+    assert sum(1 for f in result["summary"]["failures"] if f["status"] == "ReadFailed") == 2
+    assert result["progress"]["unreadable_locations"] == 2
+
+
+def test_expired_credentials_are_renewed_once_and_the_call_retried():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    member = factory.ssm("222222222222", "eu-west-1")
+    member.fail["describe_automation_executions"] = [
+        client_error("ExpiredTokenException", "The security token included in the request is expired")
+    ]
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    loc = [r for r in result["locations"] if r["account"] == "222222222222" and r["region"] == "eu-west-1"][0]
+    assert loc["read_status"] == "ok"
+    assert len(loc["instances"]) == 2
+    assert factory.invalidated == ["222222222222"]
+
+
+def test_an_instance_that_cannot_be_read_keeps_its_status_and_reason():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    member = factory.ssm("222222222222", "eu-west-1")
+    member.fail["get_automation_execution"] = [client_error("ThrottlingException", "Rate exceeded")]
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    loc = [r for r in result["locations"] if r["account"] == "222222222222" and r["region"] == "eu-west-1"][0]
+    assert loc["read_status"] == "partial"
+    first, second = loc["instances"]
+    assert first["read_error"] == {"code": "ThrottlingException", "message": "Rate exceeded"}
+    assert first["status"] == "Success"  # from DescribeAutomationExecutions, still reported
+    assert second["steps"]
+    assert result["summary"]["read_errors"] == 1
+    assert result["summary"]["retries"] >= 2
+
+
+def test_streaming_hands_every_record_to_the_callback_and_keeps_none():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    seen = []
+    headers = []
+    result = tree.gather(
+        factory, PARENT, "eu-west-1", rate=0, callback=seen.append, keep=False, on_header=headers.append
+    )
+    assert result["locations"] is None
+    assert len(seen) == 4
+    assert headers[0]["automation_execution_id"] == PARENT
+    assert result["summary"]["instances"] == 4
+
+
+def test_full_output_fetches_command_invocations():
+    factory = FakeFactory()
+    steps = [step("CheckUpdate", "Failed", "short", command_id="c-1", failure="exit 100")]
+    build_world(factory, {("222222222222", "eu-west-1"): [("i-aaaa000000000001", "Failed", steps)]})
+    factory.ssm("222222222222", "eu-west-1").invocations[("c-1", "i-aaaa000000000001")] = {
+        "StandardOutputContent": "x" * 30000,
+        "StandardErrorContent": "e" * 9000,
+        "Status": "Failed",
+        "ResponseCode": 100,
+    }
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0, full_output=True)
+    out = result["locations"][0]["instances"][0]["steps"][0]
+    assert len(out["stdout"]) == 24000
+    assert len(out["stderr"]) == 8000
+    assert out["command_response_code"] == 100
+
+
+def test_truncated_parent_steps_are_paginated():
+    factory = FakeFactory()
+    layout = {("2%011d" % n, "eu-west-1"): [("i-%017d" % n, "Success", OK_STEPS)] for n in range(60)}
+    build_world(factory, layout, truncated=True)
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0, concurrency=8)
+    assert len(result["locations"]) == 60
+    assert factory.ssm(MGMT, "eu-west-1").calls.count("describe_automation_step_executions") == 2
+
+
+def test_locations_are_read_in_parallel_within_the_bound():
+    factory = FakeFactory()
+    layout = {("2%011d" % n, "eu-west-1"): [("i-%017d" % n, "Success", OK_STEPS)] for n in range(12)}
+    build_world(factory, layout)
+    barrier = threading.Barrier(4)
+    active = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    for (account, _region), ssm in factory.clients.items():
+        if account != MGMT:
+            ssm.barrier = barrier  # the first call of 4 locations only proceeds when 4 run at once
+            original = ssm.describe_automation_executions
+
+            def wrapped(*args, _orig=original, **kwargs):
+                with lock:
+                    active["now"] += 1
+                    active["max"] = max(active["max"], active["now"])
+                try:
+                    return _orig(*args, **kwargs)
+                finally:
+                    with lock:
+                        active["now"] -= 1
+
+            ssm.describe_automation_executions = wrapped
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0, concurrency=4)
+    assert result["summary"]["instances"] == 12
+    assert active["max"] == 4
+
+
+def test_unexpected_errors_stay_on_their_location():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    factory.denied["222222222222"] = RuntimeError("connection reset")
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    loc = [r for r in result["locations"] if r["account"] == "222222222222"][0]
+    assert loc["read_error"] == {"code": "RuntimeError", "message": "connection reset"}
+    assert len(result["locations"]) == 4
+
+
+@pytest.mark.parametrize(
+    "outputs, expected",
+    [
+        ({"ExecutionId": [PARENT]}, PARENT),
+        ({"AutomationExecutionId": [PARENT]}, PARENT),
+        ({"Other": ["x"], "ChildExecutionIds": [PARENT]}, PARENT),
+        ({"ExecutionId": ["not-a-uuid"]}, None),
+        ({}, None),
+    ],
+)
+def test_member_execution_id(outputs, expected):
+    assert tree.member_execution_id({"Outputs": outputs}) == expected
+
+
+def test_pacer_spaces_calls():
+    now = [0.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        now[0] += s
+
+    pacer = tree.Pacer(10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(25):
+        pacer.take()
+    assert sum(slept) == pytest.approx(1.5, abs=1e-6)
+    unpaced = tree.Pacer(0, clock=lambda: now[0], sleep=sleep)
+    before = len(slept)
+    for _ in range(100):
+        unpaced.take()
+    assert len(slept) == before
+
+
+@mock_aws
+def test_client_factory_caches_and_renews_assumed_credentials():
+    now = [datetime.datetime.now(datetime.UTC).timestamp()]
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    factory = tree.ClientFactory(
+        session=session, role_name="Reader", clock=lambda: now[0], duration_seconds=900, refresh_margin=300
+    )
+    own = factory.caller_account
+    assert factory.credentials(own) is None  # the caller's own account uses its own credentials
+    first = factory.credentials("222222222222")
+    assert factory.credentials("222222222222") is first
+    assert factory.assume_calls == 1
+    now[0] = first["expires"] - 299  # inside the refresh margin
+    second = factory.credentials("222222222222")
+    assert factory.assume_calls == 2
+    assert second is not first
+    factory.invalidate("222222222222")
+    factory.credentials("222222222222")
+    assert factory.assume_calls == 3
+    client = factory.client("ssm", "eu-west-1", "222222222222")
+    assert client.meta.region_name == "eu-west-1"
+    assert client._client_config.retries["mode"] == "adaptive"
