@@ -394,6 +394,25 @@ class LocationReader:
                     "message": record.get("failure_message") or "the location started no member execution",
                 }
             return record
+        # The member execution itself: its status and failure (no target found...), and the targets it resolved,
+        # so that targets never started (MaxErrors reached, cancelled) are reported too. One call per location.
+        try:
+            member = self.call("ssm", "get_automation_execution", AutomationExecutionId=member_id)[
+                "AutomationExecution"
+            ]
+        except Exception as e:  # pylint: disable=broad-except
+            self.errors += 1
+            record["read_status"] = "failed"
+            record["read_error"] = error_info(e)
+            return record
+        record["member_status"] = member.get("AutomationExecutionStatus")
+        if member.get("FailureMessage"):
+            record["member_failure_message"] = member.get("FailureMessage")
+        if not member.get("Targets") and not member.get("TargetMaps"):
+            # No fan-out: the member execution ran the runbook's steps itself.
+            if member.get("StepExecutions"):
+                record["instances"].append(self._instance_from_execution(member, member))
+            return record
         try:
             metas = list(self.children(member_id))
         except Exception as e:  # pylint: disable=broad-except
@@ -401,28 +420,50 @@ class LocationReader:
             record["read_status"] = "failed"
             record["read_error"] = error_info(e)
             return record
-        if not metas and not self.summary_only:
-            # No fan-out: the member execution ran the steps itself (no targets), or found no target.
-            try:
-                execution = self.call("ssm", "get_automation_execution", AutomationExecutionId=member_id)[
-                    "AutomationExecution"
-                ]
-                record["member_status"] = execution.get("AutomationExecutionStatus")
-                if execution.get("FailureMessage"):
-                    record["member_failure_message"] = execution.get("FailureMessage")
-                if not execution.get("Targets") and not execution.get("TargetMaps") and execution.get("StepExecutions"):
-                    record["instances"].append(self._instance_from_execution(execution, execution))
-            except Exception as e:  # pylint: disable=broad-except
-                self.errors += 1
-                record["read_status"] = "failed"
-                record["read_error"] = error_info(e)
-            return record
         metas.sort(key=lambda m: (self._target_of(m) or "", m.get("AutomationExecutionId") or ""))
         for meta in metas:
             record["instances"].append(self._instance(meta))
+        record["instances"].extend(self._not_started(member, record["instances"]))
+        if member.get("StepExecutionsTruncated") and ((member.get("ResolvedTargets") or {}).get("Truncated")):
+            record["targets_truncated"] = True
         if any(i.get("read_error") for i in record["instances"]):
             record["read_status"] = "partial"
         return record
+
+    @staticmethod
+    def _not_started(member, instances):
+        """Targets the member execution resolved but never started an execution for (MaxErrors, cancel)."""
+        seen = {i.get("instance_id") for i in instances}
+        steps = {}
+        if not member.get("StepExecutionsTruncated"):
+            for st in member.get("StepExecutions") or []:
+                steps[st.get("StepName")] = st
+        values = list(steps)
+        resolved = member.get("ResolvedTargets") or {}
+        if not values and not resolved.get("Truncated"):
+            values = list(resolved.get("ParameterValues") or [])
+        out = []
+        for value in values:
+            if not value or value in seen or value.startswith("TargetMap-"):
+                continue
+            st = steps.get(value) or {}
+            status = st.get("StepStatus") or "Pending"
+            out.append(
+                {
+                    "instance_id": value,
+                    "execution_id": None,
+                    "status": status,
+                    "start_time": iso(st.get("ExecutionStartTime")),
+                    "end_time": iso(st.get("ExecutionEndTime")),
+                    "failure_message": st.get("FailureMessage")
+                    or "not started by %s (status %s)"
+                    % (member.get("AutomationExecutionId"), member.get("AutomationExecutionStatus")),
+                    "read_error": None,
+                    "not_started": True,
+                    "steps": [],
+                }
+            )
+        return out
 
     def _target_of(self, meta, execution=None):
         target = meta.get("Target")

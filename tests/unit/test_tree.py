@@ -64,7 +64,9 @@ class FakeSSM:
             barrier.wait(timeout=10)
         queue = self.fail.get(op)
         if queue:
-            raise queue.pop(0)
+            exc = queue.pop(0)
+            if exc is not None:
+                raise exc
 
     def describe_automation_executions(self, Filters, MaxResults=50, NextToken=None):
         self._record("describe_automation_executions")
@@ -291,18 +293,18 @@ def test_no_redundant_calls_one_page_per_50_children_and_one_get_per_instance():
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
     member = factory.ssm("222222222222", "eu-west-1")
     assert member.calls.count("describe_automation_executions") == 3
-    assert member.calls.count("get_automation_execution") == 120
-    assert len(member.calls) == 123
+    assert member.calls.count("get_automation_execution") == 1 + 120  # the member execution, then each instance
+    assert len(member.calls) == 124
     assert factory.ssm(MGMT, "eu-west-1").calls == ["get_automation_execution"]
     assert result["summary"]["instances"] == 120
-    assert result["summary"]["api_calls"] == 124
+    assert result["summary"]["api_calls"] == 125
 
 
 def test_summary_only_counts_without_reading_instances():
     factory = FakeFactory()
     build_world(factory, demo_layout())
     result = tree.progress(factory, PARENT, "eu-west-1")
-    assert factory.calls("get_automation_execution") == 1  # the parent only
+    assert factory.calls("get_automation_execution") == 1 + 3  # the parent, and each readable member execution
     assert result["progress"]["by_status"] == {"Success": 2, "Failed": 1, "TimedOut": 1}
 
 
@@ -345,7 +347,7 @@ def test_an_instance_that_cannot_be_read_keeps_its_status_and_reason():
     factory = FakeFactory()
     build_world(factory, demo_layout())
     member = factory.ssm("222222222222", "eu-west-1")
-    member.fail["get_automation_execution"] = [client_error("ThrottlingException", "Rate exceeded")]
+    member.fail["get_automation_execution"] = [None, client_error("ThrottlingException", "Rate exceeded")]
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
     loc = [r for r in result["locations"] if r["account"] == "222222222222" and r["region"] == "eu-west-1"][0]
     assert loc["read_status"] == "partial"
@@ -407,7 +409,7 @@ def test_locations_are_read_in_parallel_within_the_bound():
     for (account, _region), ssm in factory.clients.items():
         if account != MGMT:
             ssm.barrier = barrier  # the first call of 4 locations only proceeds when 4 run at once
-            original = ssm.describe_automation_executions
+            original = ssm.get_automation_execution
 
             def wrapped(*args, _orig=original, **kwargs):
                 with lock:
@@ -419,7 +421,7 @@ def test_locations_are_read_in_parallel_within_the_bound():
                     with lock:
                         active["now"] -= 1
 
-            ssm.describe_automation_executions = wrapped
+            ssm.get_automation_execution = wrapped
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0, concurrency=4)
     assert result["summary"]["instances"] == 12
     assert active["max"] == 4
@@ -492,3 +494,34 @@ def test_client_factory_caches_and_renews_assumed_credentials():
     client = factory.client("ssm", "eu-west-1", "222222222222")
     assert client.meta.region_name == "eu-west-1"
     assert client._client_config.retries["mode"] == "adaptive"
+
+
+def test_targets_never_started_are_reported_not_dropped():
+    factory = FakeFactory()
+    build_world(factory, {("222222222222", "eu-west-1"): [("i-aaaa000000000001", "Failed", UPDATES_STEPS)]})
+    ssm = factory.ssm("222222222222", "eu-west-1")
+    member = ssm.executions[uid("222222222222", "eu-west-1")]
+    member["AutomationExecutionStatus"] = "Failed"
+    member["StepExecutions"] = [
+        {"StepName": "i-aaaa000000000001", "Action": "aws:executeAutomation", "StepStatus": "Failed"},
+        {"StepName": "i-aaaa000000000002", "Action": "aws:executeAutomation", "StepStatus": "Pending"},
+    ]
+    member["ResolvedTargets"] = {"ParameterValues": ["i-aaaa000000000001", "i-aaaa000000000002"], "Truncated": False}
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    instances = result["locations"][0]["instances"]
+    assert [(i["instance_id"], i["status"]) for i in instances] == [("i-aaaa000000000001", "Failed"), ("i-aaaa000000000002", "Pending")]
+    assert instances[1]["not_started"] is True
+    assert "not started" in instances[1]["failure_message"]
+    assert result["progress"] == {"done": 1, "total": 2, "by_status": {"Failed": 1, "Pending": 1}, "unreadable_locations": 0}
+
+
+def test_member_without_targets_is_one_record():
+    factory = FakeFactory()
+    build_world(factory, {("222222222222", "eu-west-1"): []})
+    ssm = factory.ssm("222222222222", "eu-west-1")
+    member = ssm.executions[uid("222222222222", "eu-west-1")]
+    member.update(Targets=[], StepExecutions=OK_STEPS, AutomationExecutionStatus="Success")
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    instances = result["locations"][0]["instances"]
+    assert len(instances) == 1
+    assert [s["step_name"] for s in instances[0]["steps"]] == ["CheckHostname", "CheckNTP"]
