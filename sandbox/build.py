@@ -142,12 +142,15 @@ def _adopt_world_ids(sb, kind: str, moto_id: str | None, world_id: str, **extra)
     o = backend.org
     if kind == "organization":
         root = next(ou for ou in backend.ou if ou.id == o.root_id)
+        old_root_id = o.root_id
         o.id = world_id
         o.root_id = extra["root_id"]
         root.id = extra["root_id"]
         root.organization_id = world_id
         for acct in backend.accounts:
             acct.organization_id = world_id
+            if acct.parent_id == old_root_id:  # the management account: ListAccountsForParent(root) lists it, as in AWS
+                acct.parent_id = extra["root_id"]
         for pol in backend.policies:
             pol.organization_id = world_id
     elif kind == "ou":
