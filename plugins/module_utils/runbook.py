@@ -27,7 +27,10 @@ except ImportError:  # pragma: no cover - older Pythons
     import sre_constants  # pylint: disable=deprecated-module
     import sre_parse  # pylint: disable=deprecated-module
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the modules report it with missing_required_lib("PyYAML")
+    yaml = None
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
@@ -165,30 +168,38 @@ SEVERITIES = ("error", "warning", "info")
 # --------------------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-    """SafeLoader that keeps timestamps as strings, as SSM's own parser does, so content stays JSON-able."""
+HAS_YAML = yaml is not None
+YAML_REQUIREMENT = "PyYAML"
+
+if HAS_YAML:
+
+    class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        """SafeLoader that keeps timestamps as strings, as SSM's own parser does, so content stays JSON-able."""
+
+    _Loader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    class _Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+        """SafeDumper writing multi-line strings as literal blocks and indenting lists under their key."""
+
+        def increase_indent(self, flow=False, indentless=False):
+            return super(_Dumper, self).increase_indent(flow, False)
+
+    def _str_representer(dumper, data):
+        if "\n" in data:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+    _Dumper.add_representer(str, _str_representer)
 
 
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-class _Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
-    """SafeDumper writing multi-line strings as literal blocks and indenting lists under their key."""
-
-    def increase_indent(self, flow=False, indentless=False):
-        return super(_Dumper, self).increase_indent(flow, False)
-
-
-def _str_representer(dumper, data):
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
-_Dumper.add_representer(str, _str_representer)
+def _need_yaml():
+    if not HAS_YAML:
+        raise InvalidInput(
+            "content", "YAML needs the PyYAML Python library, which is not installed; accepted: JSON content"
+        )
 
 
 def parse_content(content):
@@ -214,6 +225,7 @@ def parse_content(content):
         except ValueError:
             doc = None
     if doc is None:
+        _need_yaml()
         try:
             doc = yaml.load(content, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
         except yaml.YAMLError as e:
@@ -250,6 +262,7 @@ def content_hash(doc):
 
 def to_yaml(doc):
     """Readable YAML of a runbook, keys in document order, multi-line strings as blocks."""
+    _need_yaml()
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
 
 
@@ -1060,7 +1073,8 @@ def lint(doc, waivers=None):
             capped[0][0],
             capped[0][1],
             "AWS keeps only the first %d characters of a command's output in step outputs (%s); use "
-            "automation_execution_info full_output for the rest" % (OUTPUT_CAP_CHARS, ", ".join(s for s, _ in capped)),
+            "automation_execution_info full_output for the rest"
+            % (OUTPUT_CAP_CHARS, ", ".join(item[0] for item in capped)),
         )
     return f.items
 
@@ -1109,7 +1123,7 @@ def errors(findings):
 
 
 def summarize(findings):
-    counts = dict.fromkeys(SEVERITIES, 0)
+    counts = {"error": 0, "warning": 0, "info": 0}
     for x in findings:
         counts[x["severity"]] = counts.get(x["severity"], 0) + 1
     return counts

@@ -26,7 +26,7 @@ description:
   - Makes no AWS call. It accepts the common AWS options only so that C(module_defaults) for the
     C(group/orgops.ssm_automation.ssm_automation) action group apply cleanly; they are ignored.
 author:
-  - orgops.ssm_automation contributors
+  - orgops maintainers (@orgops)
 options:
   content:
     description:
@@ -192,6 +192,7 @@ parameters:
   elements: dict
 """
 
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook  # noqa: E402
@@ -228,6 +229,8 @@ def main():
         required_one_of=[["content", "content_path", "checks"]],
         required_by={"checks": ["name"]},
     )
+    if not runbook.HAS_YAML:
+        module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
     p = module.params
     try:
         if p["checks"] is not None:

@@ -24,7 +24,7 @@ description:
     operability) and the module fails on lint errors, before any AWS call. See M(orgops.ssm_automation.runbook_lint).
   - Check mode reports what would change; diff mode shows a unified diff of the runbook content rendered as YAML.
 author:
-  - orgops.ssm_automation contributors
+  - orgops maintainers (@orgops)
 options:
   name:
     description:
@@ -223,6 +223,7 @@ lint:
             "path": "mainSteps[0].outputs[0].Selector", "message": "AWS keeps only the first 2500 characters ..."}]
 """
 
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
@@ -254,6 +255,8 @@ def main():
         mutually_exclusive=[["content", "content_path"]],
         required_if=[["state", "present", ["content", "content_path"], True]],
     )
+    if not runbook.HAS_YAML:
+        module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
     p = module.params
     result = {"changed": False}
     doc = upload = shared = None

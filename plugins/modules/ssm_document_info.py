@@ -18,7 +18,7 @@ description:
   - Without O(name), lists the documents of an owner, optionally of one type.
   - A document that does not exist is not an error; RV(exists) is false and RV(documents) is empty.
 author:
-  - orgops.ssm_automation contributors
+  - orgops maintainers (@orgops)
 options:
   name:
     description:
@@ -186,11 +186,12 @@ documents:
   sample: [{"name": "check-os", "document_type": "Automation", "document_version": "2", "owner": "123456789012"}]
 """
 
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 
@@ -214,6 +215,8 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[["document_version", "version_name"]],
     )
+    if not runbook.HAS_YAML:
+        module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
     p = module.params
     try:
         if p["name"] is not None and not documents.ARN_OR_NAME_RE.match(p["name"]):
