@@ -1447,6 +1447,9 @@ def _command_step(name, document, commands, output, check, next_step):
     else:
         step["isEnd"] = True
     step["onFailure"] = check["on_failure"]
+    # Explicit: with onFailure Continue, AWS defaults isCritical to false and a failed check would leave the
+    # execution Success. Critical, the later checks still run and the execution ends Failed.
+    step["isCritical"] = True
     step["inputs"] = {
         "DocumentName": document,
         "Parameters": {"commands": commands},

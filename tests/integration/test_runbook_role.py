@@ -180,6 +180,7 @@ def _run_everywhere(sandbox, document, accounts):
             steps[meta["Target"]] = {
                 s["StepName"]: (s["StepStatus"], s.get("Outputs", {})) for s in ex["StepExecutions"]
             }
+            steps[meta["Target"]]["execution"] = (ex["AutomationExecutionStatus"], {})
     return steps
 
 
@@ -222,6 +223,9 @@ def test_cross_platform_runbook_takes_the_right_branch(sandbox, tmp_path):
     # Ubuntu has no yum: the check fails (exit 127) and, with on_failure Continue, NTP still runs
     ubuntu = steps[ids["web-1"]]
     assert ubuntu["CheckUpdate"][0] == "Failed" and ubuntu["CheckNTP"][0] == "Success"
+    # the check steps are explicitly critical: a failed check still fails the instance's execution
+    assert ubuntu["execution"][0] == "Failed"
+    assert pending["execution"][0] == win["execution"][0] == "Success"
 
 
 def test_seed_runbook_stops_at_pending_updates_for_contrast(sandbox, tmp_path):

@@ -3,6 +3,7 @@ errors and warnings expected), plus the properties of the regex-strictness check
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -134,3 +135,17 @@ def test_size_limit_is_64_kb():
     assert "64 KB" in e.value.message and e.value.field == "content"
     huge = {"schemaVersion": "0.3", "description": "x" * 70000, "mainSteps": []}
     assert "schema.too-large" in {f["rule"] for f in runbook.lint(huge)}
+
+
+def test_every_rule_is_documented():
+    source = (REPO / "plugins/module_utils/runbook.py").read_text()
+    rules = set(re.findall(r'"((?:schema|graph|ref|safety|operability)\.[a-z-]+)"', source))
+    rules |= {
+        "schema.maxAttempts",
+        "schema.timeoutSeconds",
+        "schema.isEnd",
+        "schema.isCritical",
+    }  # built as "schema.%s"
+    docs = (REPO / "docs/runbooks.md").read_text()
+    assert len(rules) > 30
+    assert sorted(r for r in rules if "`%s`" % r not in docs) == []
