@@ -8,6 +8,11 @@ the scale.
 Executions never hold a thread while they wait: a step that waits (a command running on an instance, aws:sleep, a
 timeout) is a timer in one heap, served by one dispatcher thread.  Work that really blocks (the opt-in ``local-shell``
 profile runs commands on this machine) goes to a small bounded pool and posts its result back through the heap.
+
+Timers are ordered by their *virtual* due time, and while a timer runs, :meth:`Scheduler.now` is that due time
+(discrete-event style), not the wall clock's reading.  So however busy the dispatcher is, a command that finishes
+at T+1 is seen to finish at T+1 and before a step timeout at T+10: at small time scales (0.001: one millisecond of
+dispatcher lag is a virtual second) a timeline never depends on how fast this machine is.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ class Timer:
     __slots__ = ("cancelled", "due", "fn")
 
     def __init__(self, due: float, fn: Callable[[], None]):
-        self.due = due
+        self.due = due  # virtual time
         self.fn = fn
         self.cancelled = False
 
@@ -63,27 +68,30 @@ class Scheduler:
         self._cond = threading.Condition()
         self._stopped = False
         self._busy = 0
+        self._logical = 0.0
         self._pool = ThreadPoolExecutor(max_workers=blocking_workers, thread_name_prefix=f"{name}-blocking")
         self._thread = threading.Thread(target=self._run, name=f"{name}-dispatcher", daemon=True)
         self._thread.start()
 
+    def now(self) -> float:
+        """Virtual now: the due time of the timer being run on the dispatcher, the clock's reading elsewhere."""
+        if threading.current_thread() is self._thread:
+            return self._logical
+        return self.clock.now()
+
     # -- scheduling -------------------------------------------------------------------------------------------
     def call_at(self, virtual_time: float, fn: Callable[[], None]) -> Timer:
-        timer = Timer(self.clock.wall_at(virtual_time), fn)
+        timer = Timer(virtual_time, fn)
         with self._cond:
-            heapq.heappush(self._heap, (timer.due, next(self._seq), timer))
+            heapq.heappush(self._heap, (virtual_time, next(self._seq), timer))
             self._cond.notify()
         return timer
 
     def call_later(self, virtual_delay: float, fn: Callable[[], None]) -> Timer:
-        return self.call_at(self.clock.now() + max(0.0, virtual_delay), fn)
+        return self.call_at(self.now() + max(0.0, virtual_delay), fn)
 
     def call_soon(self, fn: Callable[[], None]) -> Timer:
-        timer = Timer(0.0, fn)
-        with self._cond:
-            heapq.heappush(self._heap, (0.0, next(self._seq), timer))
-            self._cond.notify()
-        return timer
+        return self.call_at(self.now(), fn)
 
     def run_blocking(self, work: Callable[[], object], done: Callable[[object, BaseException | None], None]) -> None:
         """Run ``work`` in the bounded pool; ``done(result, error)`` then runs on the dispatcher thread."""
@@ -101,7 +109,7 @@ class Scheduler:
     def idle(self) -> bool:
         """True when nothing is due now and no callback is running (timers in the future don't count)."""
         with self._cond:
-            now = time.monotonic()
+            now = self.clock.now()
             return self._busy == 0 and not any(due <= now and not t.cancelled for due, _, t in self._heap)
 
     def pending(self) -> int:
@@ -125,8 +133,7 @@ class Scheduler:
             with self._cond:
                 while not self._stopped:
                     if self._heap:
-                        due = self._heap[0][0]
-                        wait = due - time.monotonic()
+                        wait = self.clock.wall_at(self._heap[0][0]) - time.monotonic()
                         if wait <= 0:
                             break
                         self._cond.wait(timeout=wait)
@@ -134,10 +141,11 @@ class Scheduler:
                         self._cond.wait()
                 if self._stopped:
                     return
-                _, _, timer = heapq.heappop(self._heap)
+                due, _, timer = heapq.heappop(self._heap)
                 if timer.cancelled:
                     continue
                 self._busy += 1
+                self._logical = max(self._logical, due)
             try:
                 timer.fn()
             except Exception:  # one broken callback must not stop every other execution

@@ -183,6 +183,10 @@ class Engine:
     def instance_online(self, inst) -> bool:
         return bool(inst.managed and inst.agent_online and self.ec2_state(inst) == "running")
 
+    def now(self) -> float:
+        """Virtual now (see clock.Scheduler.now): event time on the dispatcher, the clock in request handlers."""
+        return self.scheduler.now()
+
     def locked(self, fn, *args) -> None:
         with self.lock:
             fn(*args)
@@ -496,7 +500,7 @@ class Engine:
                 for account in self.expand_location(acct, loc):
                     for r in dict.fromkeys(regions):
                         locations.append((index, account, r))
-        now = self.clock.now()
+        now = self.now()
         common = {
             "account": acct,
             "region": region,
@@ -586,7 +590,7 @@ class Engine:
             ex.id,
             ex.account,
             ex.region,
-            self.clock.now,
+            self.now,
             lambda name: self.ssm_parameter(ex.account, ex.region, name),
         )
         ex.steps = [self._step_record(s) for s in ex.runbook.steps]
@@ -641,7 +645,7 @@ class Engine:
         role's trust policy for ssm.amazonaws.com, with this execution as aws:SourceArn), else the caller."""
         assume = ex.runbook.assume_role
         if assume:
-            ctx = rb.Context(typed, ex.id, ex.account, ex.region, self.clock.now)
+            ctx = rb.Context(typed, ex.id, ex.account, ex.region, self.now)
             role = ctx.substitute(assume)
             if isinstance(role, str) and role and not rb.VAR_RE.search(role):
                 if not ROLE_ARN_RE.match(role):
@@ -665,39 +669,58 @@ class Engine:
         self._finish(ex, "Failed")
 
     # cross-account parent ---------------------------------------------------------------------------------------
+    def _location_entries(self, ex: Execution) -> list[dict]:
+        """Rate-control state per TargetLocation entry: a cursor and counters, so each pump is O(1) amortised."""
+        entries = ex.plan.get("entries")
+        if entries is None:
+            by_index: dict[int, list[StepExecution]] = {}
+            for step in ex.steps:
+                by_index.setdefault(step.plan_index, []).append(step)
+            entries = []
+            for index, steps in sorted(by_index.items()):
+                loc = ex.plan["tls"][index]
+                total = len(steps)
+                entries.append(
+                    {
+                        "loc": loc,
+                        "steps": steps,
+                        "next": 0,
+                        "running": 0,
+                        "errors": 0,
+                        "concurrency": max(1, _threshold(loc.get("TargetLocationMaxConcurrency", "1"), total, 1) or 1),
+                        "max_errors": _threshold(loc.get("TargetLocationMaxErrors", "0"), total, 0),
+                    }
+                )
+            ex.plan["entries"] = entries
+        return entries
+
     def _pump_locations(self, ex: Execution) -> None:
-        tls = ex.plan["tls"]
-        by_entry: dict[int, list[StepExecution]] = {}
-        for step in ex.steps:
-            by_entry.setdefault(step.plan_index, []).append(step)
-        for index, steps in by_entry.items():
-            loc = tls[index]
-            total = len(steps)
-            concurrency = max(1, _threshold(loc.get("TargetLocationMaxConcurrency", "1"), total, 1) or 1)
-            max_errors = _threshold(loc.get("TargetLocationMaxErrors", "0"), total, 0)
-            running = sum(1 for s in steps if s.status in ("InProgress", "Cancelling"))
+        entries = self._location_entries(ex)
+        for entry in entries:
+            steps = entry["steps"]
             # Location errors: locations where the automation could not run at all (execution role not assumable).
             # What fails inside a location (its targets) is that location's own rate control; see the docs.
-            errors = sum(1 for s in steps if s.launch_failed)
-            for step in steps:
-                if ex.cancel_requested or running >= concurrency or (max_errors is not None and errors > max_errors):
-                    break
-                if step.status != "Pending" or step.start is not None:
-                    continue
-                self._launch_location(ex, step, loc)
-                if step.status in ("InProgress", "Cancelling"):
-                    running += 1
-                elif step.launch_failed:
-                    errors += 1
-        if all(s.status in TERMINAL or s.start is None for s in ex.steps) and not any(
-            s.status in ("InProgress", "Cancelling") for s in ex.steps
-        ):
+            while (
+                not ex.cancel_requested
+                and entry["next"] < len(steps)
+                and entry["running"] < entry["concurrency"]
+                and entry["errors"] <= entry["max_errors"]
+            ):
+                step = steps[entry["next"]]
+                entry["next"] += 1
+                self._launch_location(ex, step, entry["loc"])
+                if step.launch_failed:
+                    entry["errors"] += 1
+                else:
+                    entry["running"] += 1
+                    step.plan_entry = entry
+        if all(e["running"] == 0 for e in entries):
             self._finish_parent(ex)
 
     def _launch_location(self, ex: Execution, step: StepExecution, loc: dict) -> None:
         account, region = step.target_location["Accounts"][0], step.target_location["Regions"][0]
         role_name = step.target_location["ExecutionRoleName"]
-        now = self.clock.now()
+        now = self.now()
         step.start = now
         step.status = "InProgress"
         step.inputs = {
@@ -751,6 +774,7 @@ class Engine:
         self.scheduler.call_soon(lambda: self.locked(self._launch, child))
 
     def _location_done(self, ex: Execution, step: StepExecution, child: Execution) -> None:
+        step.plan_entry["running"] -= 1
         step.status = child.status
         step.end = child.end
         step.outputs = {"ExecutionId": [child.id], "Status": [child.status]}
@@ -801,33 +825,36 @@ class Engine:
         total = len(values)
         ex.plan["concurrency"] = max(1, _threshold(ex.max_concurrency or "10", total, 10) or 1)
         ex.plan["max_errors"] = _threshold(ex.max_errors, total, None)
-        ex.plan["ramp"] = 1
+        ex.plan.update({"ramp": 1, "next": 0, "running": 0, "errors": 0, "successes": 0})
         self._pump_rate(ex)
 
     def _pump_rate(self, ex: Execution) -> None:
+        """Start targets while concurrency allows: 1 first, then doubling as executions complete, up to
+        MaxConcurrency; none once errors exceed MaxErrors (User Guide, "About concurrency and error thresholds")."""
         plan = ex.plan
         limit = min(plan["concurrency"], plan["ramp"])
-        running = sum(1 for s in ex.steps if s.status in ("InProgress", "Cancelling"))
-        errors = sum(1 for s in ex.steps if s.status in ("Failed", "TimedOut"))
         max_errors = plan["max_errors"]
-        for step in ex.steps:
-            if ex.cancel_requested or running >= limit or (max_errors is not None and errors > max_errors):
-                break
-            if step.start is not None:
-                continue
+        while (
+            not ex.cancel_requested
+            and plan["next"] < len(ex.steps)
+            and plan["running"] < limit
+            and (max_errors is None or plan["errors"] <= max_errors)
+        ):
+            step = ex.steps[plan["next"]]
+            plan["next"] += 1
+            plan["running"] += 1
             self._launch_target(ex, step)
-            running += 1
-        if not any(s.status in ("InProgress", "Cancelling") for s in ex.steps):
+        if plan["running"] == 0:
             if ex.cancel_requested:
                 self._finish(ex, "Cancelled")
-            elif all(s.status == "Success" for s in ex.steps):
+            elif plan["successes"] == len(ex.steps):
                 self._finish(ex, "Success")
             else:
                 self._finish(ex, "Failed")
 
     def _launch_target(self, ex: Execution, step: StepExecution) -> None:
         value, spec = step.target_value
-        now = self.clock.now()
+        now = self.now()
         step.start = now
         step.status = "InProgress"
         child = Execution(
@@ -864,6 +891,11 @@ class Engine:
         self.scheduler.call_soon(lambda: self.locked(self._launch, child))
 
     def _target_done(self, ex: Execution, step: StepExecution, child: Execution) -> None:
+        ex.plan["running"] -= 1
+        if child.status in ("Failed", "TimedOut"):
+            ex.plan["errors"] += 1
+        elif child.status == "Success":
+            ex.plan["successes"] += 1
         step.status = child.status
         step.end = child.end
         if child.failure_message and child.status != "Success":
@@ -897,7 +929,7 @@ class Engine:
         self._attempt(ex, step, rec)
 
     def _attempt(self, ex: Execution, step: rb.Step, rec: StepExecution) -> None:
-        now = self.clock.now()
+        now = self.now()
         rec.attempt += 1
         rec.status = "InProgress"
         rec.failure_message = rec.failure_details = None
@@ -1044,7 +1076,7 @@ class Engine:
                 raise StepFailure(
                     f"aws:sleep Timestamp {inputs['Timestamp']!r} is not an ISO 8601 timestamp.", stage="Inputs"
                 )
-            seconds = max(0.0, ts - self.clock.now())
+            seconds = max(0.0, ts - self.now())
         else:
             raise StepFailure("aws:sleep needs inputs.Duration or inputs.Timestamp.", stage="Inputs")
         attempt = rec.attempt
@@ -1152,7 +1184,7 @@ class Engine:
         ex.timers.clear()
         cmd = ex.plan.pop("command", None)
         if cmd is not None:
-            now = self.clock.now()
+            now = self.now()
             for inv in cmd.invocations:
                 inv.listeners.clear()
                 self.runcommand.cancel_invocation(inv, now)
@@ -1188,7 +1220,7 @@ class Engine:
             if builtin in outputs and f"{step.name}.{builtin}" not in ex.ctx.step_outputs:
                 ex.ctx.step_outputs[f"{step.name}.{builtin}"] = outputs[builtin][0]
         rec.outputs = outputs
-        rec.status, rec.end = "Success", self.clock.now()
+        rec.status, rec.end = "Success", self.now()
         self._advance(ex, step, failed=False)
 
     def _step_timeout(self, ex: Execution, step: rb.Step, rec: StepExecution, attempt: int) -> None:
@@ -1211,7 +1243,7 @@ class Engine:
         if rec.status not in ("InProgress",) or ex.terminal:
             return
         self._cancel_step_work(ex)
-        now = self.clock.now()
+        now = self.now()
         if rec.attempt < step.max_attempts and not ex.cancel_requested:
             self._attempt(ex, step, rec)  # maxAttempts: the same step execution runs again
             return
@@ -1294,7 +1326,7 @@ class Engine:
         if ex.kind == "runbook":
             self._cancel_step_work(ex)
         ex.status = status
-        ex.end = self.clock.now()
+        ex.end = self.now()
         ex.current_step = ex.current_action = None
         if ex.kind == "runbook" and ex.runbook is not None:
             outputs = {}
@@ -1356,7 +1388,7 @@ class Engine:
         step, rec = current
         if rec.status == "InProgress":
             self._cancel_step_work(ex)
-            rec.status, rec.end = "Cancelled", self.clock.now()
+            rec.status, rec.end = "Cancelled", self.now()
         on_cancel = step.on_cancel
         if on_cancel and on_cancel.startswith("step:") and ex.runbook.step(on_cancel[5:]) is not None:
             ex.plan["cancel_path"] = True
@@ -1547,9 +1579,9 @@ class Engine:
         from .profiles import Facts
 
         profile = self.profile(inst.os_profile)
-        facts = Facts(inst.instance_id, inst.account_id, inst.region, inst.name, inst.platform, self.clock.now())
+        facts = Facts(inst.instance_id, inst.account_id, inst.region, inst.name, inst.platform, self.now())
         online = self.instance_online(inst)
-        now = self.clock.now()
+        now = self.now()
         return {
             "InstanceId": inst.instance_id,
             "PingStatus": "Online" if online else "ConnectionLost",

@@ -7,6 +7,7 @@ describe-automation-executions); docs/sandbox-engine.md lists the sources and th
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,8 +21,12 @@ TERMINAL = frozenset(
 STEP_LIMIT = 100
 
 
+_random = random.Random()
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A version-4 UUID (the shape of AWS's execution, step and command ids), without a syscall per id."""
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
 
 
 @dataclass(slots=True)
@@ -55,6 +60,7 @@ class StepExecution:
     plan_index: int = 0
     target_value: Any = None
     launch_failed: bool = False
+    plan_entry: Any = None
 
     def render(self) -> dict:
         out: dict[str, Any] = {"StepName": self.step_name, "Action": self.action}

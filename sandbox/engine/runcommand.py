@@ -322,7 +322,7 @@ class RunCommand:
         api_params = {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in parameters.items()}
         api_params.setdefault("workingDirectory", [""])
         api_params.setdefault("executionTimeout", ["3600"])
-        now = eng.clock.now()
+        now = eng.now()
         cmd = Command(
             id=new_id(),
             account=account,
@@ -463,7 +463,7 @@ class RunCommand:
         eng = self.engine
         if inv.terminal:
             return
-        started = eng.clock.now()
+        started = eng.now()
         self._started(inv, started)
         wall_limit = min(float(exec_timeout), float(eng.world_option("local_shell_timeout", 60)))
         t0 = time.monotonic()
@@ -528,7 +528,7 @@ class RunCommand:
         if cmd is None:
             raise error("InvalidCommandId", "")
         only = set(call.params.get("InstanceIds") or [])
-        now = self.engine.clock.now()
+        now = self.engine.now()
         for inv in cmd.invocations:
             if not only or inv.instance_id in only:
                 self.cancel_invocation(inv, now)

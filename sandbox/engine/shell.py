@@ -11,6 +11,7 @@ fails.  Anything the interpreter cannot parse is reported as a shell syntax erro
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Op:
 
 
 OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
+_OP_CHARS = frozenset("&|;\n()")
 RESERVED = {"if", "then", "elif", "else", "fi", "!", "{", "}"}
 
 
@@ -143,7 +145,7 @@ def tokenize(script: str) -> list:
             end_word()
             i += 1
             continue
-        if not in_test or c in {"\n", ";"}:
+        if c in _OP_CHARS and (not in_test or c in {"\n", ";"}):
             matched = next((op for op in OPERATORS if script.startswith(op, i)), None)
             if matched:
                 end_word()
@@ -315,6 +317,12 @@ class _Parser:
         return ("if", branches, else_body)
 
 
+@functools.lru_cache(maxsize=512)
+def parse_bash(script: str):
+    """The AST of a script; cached, since every instance of a run gets the same commands (ASTs are never mutated)."""
+    return _Parser(tokenize(script)).parse_list()
+
+
 class Bash:
     def __init__(self, runner: Runner, script_path: str, env: dict | None = None):
         self.runner = runner
@@ -356,7 +364,7 @@ class Bash:
     def _command_substitution(self, script: str) -> str:
         sub = Bash(self.runner, self.script_path, self.env)
         try:
-            sub.run_ast(_Parser(tokenize(script)).parse_list())
+            sub.run_ast(parse_bash(script))
         except _Exit:
             pass
         self.delay += sub.delay
@@ -379,7 +387,7 @@ class Bash:
     # -- evaluation ----------------------------------------------------------------------------------------------
     def run(self, script: str) -> Outcome:
         try:
-            ast = _Parser(tokenize(script)).parse_list()
+            ast = parse_bash(script)
             try:
                 self.run_ast(ast)
             except _Exit as e:
@@ -749,7 +757,7 @@ class PowerShell:
 
     def run(self, script: str) -> Outcome:
         try:
-            nodes = _ps_parse(script)
+            nodes = _ps_parse_cached(script)
             self._block(nodes)
             code = 1 if self.last_failed else self.last_exit
         except _Exit as e:
@@ -855,6 +863,11 @@ def _ps_match(text: str, pos: int, open_c: str, close_c: str) -> int:
             if depth == 0:
                 return k
     raise ShellSyntaxError(f"missing closing '{close_c}'")
+
+
+@functools.lru_cache(maxsize=512)
+def _ps_parse_cached(text: str) -> list:
+    return _ps_parse(text)
 
 
 def _ps_parse(text: str, first_line: int = 1) -> list:

@@ -45,6 +45,42 @@ ENGINE_OPERATIONS = frozenset(
 )
 
 
+def wire_problems(service: str, operation: str, body: bytes, status: int) -> list[str]:
+    """Problems with one response as sent: the team's checker (sandbox/fidelity.py) when present, plus the engine's
+    own (shapes.output_errors) so both agree on what "valid against botocore's output shape" means."""
+    try:
+        from sandbox import fidelity
+    except ImportError:  # pragma: no cover - before the server layer ships it
+        fidelity = None
+    if status >= 300:
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return [f"error response is not JSON: {body[:200]!r}"]
+        problems = (
+            []
+            if isinstance(data.get("__type"), str) and isinstance(data.get("message", ""), str)
+            else [f"bad error body {data!r}"]
+        )
+        extra = set(data) - {"__type", "message", "Message"}
+        if extra:
+            problems.append(f"unexpected error members {sorted(extra)}")
+        if fidelity is not None:
+            try:
+                fidelity.validate_error(service, body, status)
+            except AssertionError as exc:
+                problems.append(str(exc))
+        return problems
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return [f"response is not JSON: {body[:200]!r}"]
+    problems = output_errors(service, operation, data)
+    if fidelity is not None:
+        problems += [f"fidelity: {p}" for p in fidelity.validate_output(service, operation, body)]
+    return problems
+
+
 class Violations(list):
     """Output-shape violations seen on the wire in the engine's responses: (operation, problems).
 
@@ -62,22 +98,8 @@ class Violations(list):
                 return
             sink = self if operation_model.name in ENGINE_OPERATIONS else self.others
             body = response_dict.get("body") or b""
-            try:
-                data = json.loads(body) if body else {}
-            except ValueError:
-                sink.append((operation_model.name, [f"response is not JSON: {body[:200]!r}"]))
-                return
-            if response_dict.get("status_code", 200) >= 300:
-                problems = (
-                    []
-                    if isinstance(data.get("__type"), str) and isinstance(data.get("message", ""), str)
-                    else [f"bad error body {data!r}"]
-                )
-                extra = set(data) - {"__type", "message", "Message"}
-                if extra:
-                    problems.append(f"unexpected error members {sorted(extra)}")
-            else:
-                problems = output_errors(service_filter, operation_model.name, data)
+            status = response_dict.get("status_code", 200)
+            problems = wire_problems(service_filter, operation_model.name, body, status)
             if sink is self:
                 self.checked += 1
             if problems:
