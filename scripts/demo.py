@@ -215,9 +215,13 @@ def summary_table(records: list[dict]) -> str:
     fmt = "  ".join(f"{{:{w}}}" for w in widths)
     out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*map(str, r)) for r in rows]
-    counts = Counter(r[3] for r in rows)
+    counts = Counter(r[3] for r in rows if r[2] != "-")
+    empty = sum(1 for r in rows if r[2] == "-")
     out.append("")
-    out.append(f"{len(rows)} instance(s): " + ", ".join(f"{n} {s}" for s, n in counts.most_common()))
+    line = f"{sum(counts.values())} instance(s): " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
+    if empty:
+        line += f"; {empty} account-region(s) without targeted instances (rows with '-')"
+    out.append(line)
     return "\n".join(out)
 
 
