@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -55,6 +56,10 @@ def iso(ts: float | None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1000):03d}Z"
 
 
+def _shared(text: str) -> str:
+    return sys.intern(text) if len(text) <= 8192 else text
+
+
 def plugin_output(stdout: str, stderr: str) -> str:
     text = stdout
     if stderr:
@@ -74,6 +79,7 @@ class Invocation:
     end: float | None = None
     stdout: str = ""
     stderr: str = ""
+    output: str = ""  # the plugin output (first 2,500 characters), computed once
     timers: list = field(default_factory=list)
     listeners: list = field(default_factory=list)
 
@@ -94,7 +100,7 @@ class Invocation:
             out["ResponseFinishDateTime"] = self.end
         out.update(
             {
-                "Output": plugin_output(self.stdout, self.stderr),
+                "Output": self.output,
                 "StandardOutputUrl": "",
                 "StandardErrorUrl": "",
                 "OutputS3Region": self.command.region,
@@ -159,7 +165,7 @@ class Invocation:
             "Status": self.status,
             "StatusDetails": self.status_details,
             "ResponseCode": self.response_code,
-            "Output": plugin_output(self.stdout, self.stderr),
+            "Output": self.output,
             "CommandPlugins": [self.plugin()],
         }
 
@@ -432,7 +438,9 @@ class RunCommand:
         if inv.start is None:
             inv.start = at
         inv.status, inv.status_details, inv.response_code = status, details, code
-        inv.end, inv.stdout, inv.stderr = at, stdout, stderr
+        # identical outputs (static files, the same package list on many hosts) are stored once
+        inv.end, inv.stdout, inv.stderr = at, _shared(stdout), _shared(stderr)
+        inv.output = _shared(plugin_output(inv.stdout, inv.stderr))
         self._settle(inv)
 
     def _delivery_timeout(self, inv: Invocation) -> None:
