@@ -11,9 +11,8 @@ import re
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
-from support.ansible_run import run_module
+from support.ansible_run import run_module, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "roles/check_os/files/check-os.yml"
@@ -138,23 +137,43 @@ def test_tags_sharing_and_delete(sandbox, tmp_path):
     assert again["changed"] is False
 
 
-@pytest.mark.parametrize(
-    ("params", "says"),
-    [
-        ({"name": "AWS-CheckOS"}, "name: 'AWS-CheckOS' starts with 'AWS', a prefix AWS reserves"),
-        ({"name": "amzn-check"}, "a prefix AWS reserves"),
-        ({"name": "check os"}, "accepted: 3-128 characters from [a-zA-Z0-9_.-]"),
-        ({"shared_with_accounts": ["12345"]}, "shared_with_accounts[0]: '12345' is not a 12-digit AWS account id"),
-        ({"content_path": "/nonexistent/runbook.yml"}, "content_path: cannot read /nonexistent/runbook.yml"),
-        ({"version_name": "v 1"}, "version_name: 'v 1'; accepted: 1-128 characters"),
-    ],
-)
-def test_bad_input_fails_before_any_call(sandbox, tmp_path, params, says):
-    base = {"name": doc_name(), "content_path": str(SEED)}
-    base.update(params)
+BAD_INPUT = [
+    ({"name": "AWS-CheckOS"}, "name: 'AWS-CheckOS' starts with 'AWS', a prefix AWS reserves"),
+    ({"name": "amzn-check"}, "a prefix AWS reserves"),
+    ({"name": "check os"}, "accepted: 3-128 characters from [a-zA-Z0-9_.-]"),
+    ({"shared_with_accounts": ["12345"]}, "shared_with_accounts[0]: '12345' is not a 12-digit AWS account id"),
+    ({"content_path": "/nonexistent/runbook.yml"}, "content_path: cannot read /nonexistent/runbook.yml"),
+    ({"version_name": "v 1"}, "version_name: 'v 1'; accepted: 1-128 characters"),
+    ({"document_format": "TEXT"}, "value of document_format must be one of: YAML, JSON"),
+]
+
+
+def run_many(tmp_path, module, params_list, env):
+    """Run the module once per params in one playbook (one ansible-playbook start) and return every result."""
+    out = tmp_path / "results.json"
+    tasks = [
+        {"name": "case %d" % i, module: params, "register": "r%d" % i, "ignore_errors": True}
+        for i, params in enumerate(params_list)
+    ]
+    dump = "{{ [%s] | to_json }}" % ", ".join("r%d" % i for i in range(len(params_list)))
+    tasks.append({"name": "dump", "ansible.builtin.copy": {"content": dump, "dest": str(out), "mode": "0600"}})
+    pb = tmp_path / "many.yml"
+    pb.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], sort_keys=False))
+    run = run_playbook(pb, env=env)
+    assert out.exists(), run.stdout + run.stderr
+    return json.loads(out.read_text())
+
+
+def test_bad_input_fails_before_any_call(sandbox, tmp_path):
+    cases = []
+    for params, _says in BAD_INPUT:
+        base = {"name": doc_name(), "content_path": str(SEED)}
+        base.update(params)
+        cases.append(base)
     seq = sandbox.last_seq()
-    result = run_module(tmp_path, MODULE, base, env=sandbox.env)
-    assert result.get("failed") and says in result["msg"], result["msg"]
+    results = run_many(tmp_path, MODULE, cases, sandbox.env)
+    for (_params, says), result in zip(BAD_INPUT, results, strict=True):
+        assert result.get("failed") and says in result["msg"], result["msg"]
     assert sandbox.requests(seq) == [], "no AWS call at all"
 
 
