@@ -320,6 +320,8 @@ def test_update_busy_stack_set_and_absent(sandbox_factory, tmp_path):
 
     # someone else's operation holds the StackSet: the module waits for it and retries, it does not fail
     cfn = org.client("cloudformation")
+    # theirs stays RUNNING for 40 real seconds (800 simulated x time_scale 0.05): longer than ansible-playbook's start
+    org.set_faults({"service": "cloudformation", "action": "UpdateStackSet", "stackset_operation_seconds": 800})
     theirs = cfn.update_stack_set(
         StackSetName=NAME,
         UsePreviousTemplate=True,
@@ -327,6 +329,11 @@ def test_update_busy_stack_set_and_absent(sandbox_factory, tmp_path):
         Capabilities=["CAPABILITY_NAMED_IAM"],
         Description="someone else's update",
     )["OperationId"]
+    org.clear_faults()
+    assert (
+        cfn.describe_stack_set_operation(StackSetName=NAME, OperationId=theirs)["StackSetOperation"]["Status"]
+        == "RUNNING"
+    )
     since = org.last_seq()
     result = run_module(
         tmp_path,
