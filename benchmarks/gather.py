@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Benchmark: harvesting an organization's automation results at scale, ours against the sequential baseline.
+
+``make bench`` (= ``.venv/bin/python benchmarks/gather.py``); ``make bench ARGS=--large``; ``--help`` for options.
+
+In one run, against one sandbox (sandbox/), it:
+
+1. generates a world of N accounts x R regions x M instances (sandbox/generate.py) and starts a sandbox on it;
+2. creates a two-step runbook and runs it across the whole organization to completion (set-up, not measured);
+3. sets the sandbox's faults: latency L on every call, a token bucket of T calls/s per account-region on SSM
+   (ThrottlingException when empty), and measures, each in its own process, side by side:
+   - ``baseline``: a plain sequential boto3 loop, the obvious way (benchmarks/contenders.py);
+   - ``ours``: automation_execution_info's code path (module_utils/tree.py), called directly with the module's
+     defaults;
+   - ``ansible``: the same module as one real Ansible task through ansible-playbook;
+   - ``ours+throttle``: ours again with a random throttle rate (default 5%) on top, to prove no record is lost;
+4. probes the sandbox: requests per second from 1/8/32 threads and its CPU per request;
+5. prints the table and the targets, and writes everything, with the parameters, to benchmarks/results/<time>.json.
+
+Wall time, API calls (total, per action, per instance execution), throttles and errors come from the sandbox's
+request log (``GET /_sandbox/requests?since=``); peak RSS and client CPU from the kernel (``wait4`` rusage of each
+contender's process tree); sandbox CPU from /proc. Identity: the canonical set of location and instance x step
+records (account, region, instance, execution id, statuses, step outputs, failure messages) must be equal.
+The targets are printed, never asserted: a missed target is reported as MISSED, with the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import harness, profiling  # noqa: E402
+from benchmarks.harness import Params  # noqa: E402
+
+TARGETS = {
+    "speedup_vs_baseline": 15.0,
+    "ours_over_bound": 1.5,
+    "calls_per_instance": 1.05,
+    "calls_per_location": 2,
+    "large_peak_rss_mb": 200.0,
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/gather.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--large", action="store_true", help="1,000 x 2 x 20, streaming to JSON Lines, no baseline")
+    parser.add_argument("--accounts", type=int, help="member accounts N (default 200; --large 1000)")
+    parser.add_argument("--regions", type=int, help="regions R (default 2)")
+    parser.add_argument("--instances", type=int, help="instances per account and region M (default 10; --large 20)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="latency L added to every call (ms)")
+    parser.add_argument("--tps", type=float, default=20.0, help="SSM token bucket T per account-region (calls/s)")
+    parser.add_argument(
+        "--throttle-rate", type=float, default=0.05, help="random SSM throttling of the extra ours pass (0: skip it)"
+    )
+    parser.add_argument("--concurrency", type=int, help="ours: locations at once (default: the module's, 16)")
+    parser.add_argument("--rate", type=float, help="ours: calls/s per location (default: the module's, 10)")
+    parser.add_argument("--stream", action="store_true", help="ours and ansible stream to JSON Lines (on for --large)")
+    parser.add_argument("--baseline", dest="baseline", action="store_true", default=None, help="run the baseline")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the baseline")
+    parser.add_argument("--no-ansible", action="store_true", help="skip the run as an Ansible task")
+    parser.add_argument("--no-probe", action="store_true", help="skip the sandbox throughput probe")
+    parser.add_argument("--profile", action="store_true", help="py-spy the sandbox and ours (slower; for analysis)")
+    parser.add_argument("--time-scale", type=float, default=0.001, help="sandbox time scale for the set-up run")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", help="keep the world, sandbox log and records here (default: a temp dir)")
+    parser.add_argument("--results", default=str(harness.RESULTS), help="directory for the JSON results")
+    return parser.parse_args(argv)
+
+
+def params_from(args: argparse.Namespace) -> Params:
+    large = args.large
+    p = Params(
+        accounts=args.accounts or (1000 if large else 200),
+        regions=args.regions or 2,
+        instances=args.instances if args.instances is not None else (20 if large else 10),
+        latency_ms=args.latency_ms,
+        tps=args.tps,
+        throttle_rate=args.throttle_rate,
+        stream=args.stream or large,
+        baseline=(not large) if args.baseline is None else args.baseline,
+        ansible=not args.no_ansible,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        large=large,
+        profile=args.profile,
+        probe=not args.no_probe,
+    )
+    if args.concurrency is not None:
+        p.concurrency = args.concurrency
+    if args.rate is not None:
+        p.rate = args.rate
+    return p
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def probe_targets(records_path: str, limit: int = 32) -> list[dict]:
+    targets = []
+    with open(records_path) as handle:
+        for line in handle:
+            item = json.loads(line)
+            if item.get("type", "location") != "location":
+                continue
+            for inst in item.get("instances") or []:
+                if inst.get("execution_id"):
+                    targets.append(
+                        {"account": item["account"], "region": item["region"], "execution_id": inst["execution_id"]}
+                    )
+                    break
+            if len(targets) >= limit:
+                break
+    return targets
+
+
+def run(p: Params, workdir: Path, results_dir: Path) -> dict:
+    data: dict = {"parameters": asdict(p), "machine": harness.machine(), "module_defaults": harness.MODULE_DEFAULTS}
+    data["parameters"]["locations"] = p.locations
+    data["parameters"]["instance_executions"] = p.instance_executions
+    world = harness.make_world(p)
+    say(
+        f"world {world['name']}: {p.locations} locations, {p.instance_executions} instance executions; starting the sandbox"
+    )
+    t0 = time.monotonic()
+    profile_out = workdir / "sandbox.pyspy.txt" if p.profile else None
+    handle = harness.start_sandbox(world, workdir / "sandbox", profile_out=profile_out)
+    setup = {"sandbox_start_s": time.monotonic() - t0}
+    runs: dict[str, harness.Run] = {}
+    try:
+        say(f"sandbox up in {setup['sandbox_start_s']:.1f}s at {handle.endpoint}; running the automation (set-up)")
+        t0 = time.monotonic()
+        parent = harness.start_automation(handle, world)
+        setup["automation_s"] = time.monotonic() - t0
+        setup["parent_execution_id"] = parent["AutomationExecutionId"]
+        setup["parent_status"] = parent["AutomationExecutionStatus"]
+        setup["parent_progress"] = parent.get("ProgressCounters")
+        setup["sandbox_rss_mb_after_setup"] = harness.process_rss_mb(harness.server_pid(handle))
+        say(
+            f"automation {parent['AutomationExecutionStatus']} in {setup['automation_s']:.1f}s: {parent.get('ProgressCounters')}"
+        )
+        region = world["regions"][0]
+        pid = parent["AutomationExecutionId"]
+        faults = harness.fault_rules(p.latency_ms, p.tps)
+        plan = []
+        if p.baseline:
+            plan.append(("baseline", "baseline", faults))
+        plan.append(("ours", "ours", faults))
+        if p.ansible:
+            plan.append(("ansible", "ansible", faults))
+        if p.throttle_rate:
+            plan.append(("ours+throttle", "ours", harness.fault_rules(p.latency_ms, p.tps, p.throttle_rate)))
+        for name, kind, rules in plan:
+            say(f"{name}: running (faults {rules})")
+            result = harness.run_contender(
+                name, handle, workdir, pid, region, p, kind=kind, faults=rules, profile=p.profile and name == "ours"
+            )
+            result.detail["loadavg_after"] = harness.loadavg()
+            runs[name] = result
+            say(
+                f"{name}: rc={result.rc} wall={result.wall_s:.2f}s calls={result.calls} throttles={result.throttles} "
+                f"rss={result.peak_rss_mb:.0f}MB"
+            )
+            if result.rc != 0:
+                say(f"{name} failed:\n{result.error}")
+        if p.probe and "ours" in runs and runs["ours"].rc == 0:
+            say("probing the sandbox: requests/s from 1, 8 and 32 threads")
+            spec = {
+                "server_pid": harness.server_pid(handle),
+                "targets": probe_targets(runs["ours"].records_path),
+                "levels": [1, 8, 32],
+                "calls": 600,
+            }
+            probe = harness.run_contender("probe", handle, workdir, pid, region, p, kind="probe", spec_extra=spec)
+            data["sandbox_probe"] = probe.detail.get("levels")
+        setup["sandbox_rss_mb_at_end"] = harness.process_rss_mb(harness.server_pid(handle))
+    finally:
+        handle.stop()
+    data["setup"] = setup
+    data["expected"] = {
+        "locations": p.locations,
+        "instances": p.instance_executions,
+        "records": p.locations + p.instance_executions * 2,
+    }
+
+    # Identity: every run against the reference (the baseline when it ran, else ours).
+    reference_name = "baseline" if "baseline" in runs else "ours"
+    reference, ref_counts = harness.read_records(runs[reference_name].records_path)
+    harness.compare(runs[reference_name], None, reference, ref_counts)
+    for name, r in runs.items():
+        if name != reference_name:
+            records, counts = harness.read_records(r.records_path)
+            harness.compare(r, reference, records, counts)
+            del records
+    parent_pages = runs[reference_name].calls_by_action.get("DescribeAutomationStepExecutions", 0)
+    bound = harness.bound(p, harness.instances_per_location(runs[reference_name].records_path), parent_pages)
+    del reference
+    data["reference"] = reference_name
+    data["bound"] = bound
+    data["runs"] = {name: r.as_dict() for name, r in runs.items()}
+    data["targets"] = evaluate(p, runs, bound)
+    if p.profile:
+        data["profiles"] = {}
+        sandbox_profile = workdir / "sandbox.pyspy.txt"
+        if sandbox_profile.exists():
+            data["profiles"]["sandbox_requests"] = profiling.summarize(sandbox_profile, "process_request_thread", 30)
+        ours_profile = workdir / "ours.pyspy.txt"
+        if ours_profile.exists():
+            data["profiles"]["ours"] = profiling.summarize(ours_profile, None, 30)
+    data["machine"]["loadavg_end"] = harness.loadavg()
+    data["table"] = table(p, runs, bound, data)
+    data["results_file"] = str(harness.write_results(data, results_dir))
+    return data
+
+
+def evaluate(p: Params, runs: dict, bound: dict) -> list[dict]:
+    out = []
+    ours = runs.get("ours")
+    base = runs.get("baseline")
+
+    def add(name, target, reached, met, note=""):
+        out.append({"target": name, "wanted": target, "reached": reached, "met": met, "note": note})
+
+    if ours and base and ours.wall_s:
+        speedup = base.wall_s / ours.wall_s
+        add("ours >= 15x faster than the sequential baseline", ">= 15x", f"{speedup:.1f}x", speedup >= 15)
+    if ours:
+        ratio = ours.wall_s / bound["seconds"] if bound["seconds"] else float("inf")
+        add(
+            "ours within 1.5x of the bound",
+            "<= 1.5x",
+            f"{ratio:.1f}x ({ours.wall_s:.2f}s / {bound['seconds']:.2f}s)",
+            ratio <= 1.5,
+        )
+        instances = ours.instances or p.instance_executions
+        locations = ours.locations or p.locations
+        allowance = TARGETS["calls_per_instance"] * instances + TARGETS["calls_per_location"] * locations
+        add(
+            "<= 1.05 calls per instance execution + 2 per location",
+            f"<= {allowance:.0f} calls",
+            f"{ours.calls} calls ({ours.calls / max(instances, 1):.3f}/instance)",
+            ours.calls <= allowance,
+        )
+        if ours.identical is not None:
+            add(
+                "results identical to the baseline's",
+                "identical",
+                f"lost {ours.lost}, extra {ours.extra}",
+                ours.identical,
+            )
+        else:
+            add(
+                "results complete",
+                f"{p.instance_executions} instances",
+                f"{ours.instances} instances",
+                ours.instances == p.instance_executions,
+            )
+    throttled = runs.get("ours+throttle")
+    if throttled:
+        add(
+            f"zero records lost with {p.throttle_rate:.0%} random throttling",
+            "0 lost",
+            f"lost {throttled.lost}, extra {throttled.extra} ({throttled.throttles} throttles met)",
+            throttled.lost == 0 and throttled.extra == 0 and throttled.rc == 0,
+        )
+    if ours:
+        add(
+            "peak RSS <= 200 MB (for --large)",
+            "<= 200 MB",
+            f"{ours.peak_rss_mb:.0f} MB" + ("" if p.large else " (default size; the target is for --large)"),
+            ours.peak_rss_mb <= TARGETS["large_peak_rss_mb"],
+            "" if p.large else "informational at this size",
+        )
+    return out
+
+
+def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
+    base = runs.get("baseline")
+    header = [
+        "contender",
+        "wall s",
+        "vs base",
+        "calls",
+        "calls/inst",
+        "throttles",
+        "retries",
+        "peak RSS MB",
+        "client CPU s",
+        "sandbox CPU s",
+        "instances",
+        "records",
+        "identical",
+    ]
+    rows = []
+    for name, r in runs.items():
+        insts = r.instances or p.instance_executions
+        speed = f"{base.wall_s / r.wall_s:.1f}x" if base and r.wall_s else ""
+        identical = {None: "ref", True: "yes", False: f"NO (-{r.lost}/+{r.extra})"}[r.identical]
+        rows.append(
+            [
+                name + ("" if r.rc == 0 else f" (rc {r.rc})"),
+                f"{r.wall_s:.2f}",
+                speed,
+                r.calls,
+                f"{r.calls / max(insts, 1):.3f}",
+                r.throttles,
+                r.retries_client,
+                f"{r.peak_rss_mb:.0f}",
+                f"{r.client_cpu_s:.1f}",
+                f"{r.sandbox_cpu_s:.1f}",
+                r.instances,
+                r.records,
+                identical,
+            ]
+        )
+    m = data["machine"]
+    lines = [
+        f"gather benchmark: {p.accounts} accounts x {p.regions} regions x {p.instances} instances = "
+        f"{p.locations} locations, {p.instance_executions} instance executions; L={p.latency_ms:g} ms, T={p.tps:g}/s "
+        f"per account-region; ours: concurrency {p.concurrency}, rate {p.rate:g}/s per location"
+        + (", streaming to JSON Lines" if p.stream else ""),
+        f"machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_mb']} MB, Python {m['python']}, "
+        f"load average {m['loadavg_start']} -> {m.get('loadavg_end')}",
+        "",
+        harness.fmt_table(rows, header),
+        "",
+        f"bound = max_loc(calls_loc / T) + L x D = {bound['max_calls_in_a_location']}/{p.tps:g} + "
+        f"{p.latency_ms:g} ms x {bound['sequential_depth']} = {bound['seconds']:.2f} s",
+    ]
+    ansible = runs.get("ansible")
+    if ansible and "ours" in runs:
+        tasks = ansible.detail.get("tasks") or {}
+        lines.append(
+            f"ansible: Harvest task {ansible.wall_s:.2f} s (ours direct {runs['ours'].wall_s:.2f} s, module overhead "
+            f"{ansible.wall_s - runs['ours'].wall_s:+.2f} s); ansible-playbook process {ansible.process_wall_s:.2f} s"
+            + (f"; Dump task {tasks['Dump']['duration']:.2f} s" if "Dump" in tasks else "")
+        )
+    for run_ in runs.values():
+        if run_.wall_s:
+            lines.append(
+                f"{run_.name}: {run_.calls / run_.wall_s:.0f} calls/s; CPU per call: client "
+                f"{1000 * run_.client_cpu_s / max(run_.calls, 1):.2f} ms, sandbox {1000 * run_.sandbox_cpu_s / max(run_.calls, 1):.2f} ms; "
+                f"calls {run_.calls_by_action}"
+            )
+    probe = data.get("sandbox_probe")
+    if probe:
+        lines.append(
+            "sandbox probe (GetAutomationExecution, no faults): "
+            + "; ".join(
+                f"{lv['threads']} threads {lv['rps']:.0f} req/s (sandbox {lv['sandbox_cpu_ms_per_call']:.2f} ms CPU/req, "
+                f"client {lv['client_cpu_ms_per_call']:.2f} ms)"
+                for lv in probe
+            )
+        )
+    lines.append("")
+    lines.append("targets (printed, not asserted):")
+    for t in data["targets"]:
+        lines.append(
+            f"  [{'MET' if t['met'] else 'MISSED'}] {t['target']}: {t['reached']} (wanted {t['wanted']}){' - ' + t['note'] if t['note'] else ''}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    p = params_from(args)
+    keep = bool(args.workdir)
+    workdir = Path(args.workdir) if keep else Path(tempfile.mkdtemp(prefix="bench-gather-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        data = run(p, workdir, Path(args.results))
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(data["table"])
+    if "profiles" in data:
+        for name, summary in data["profiles"].items():
+            print()
+            print(profiling.render(summary, f"profile {name}"))
+    print(f"\nresults: {data['results_file']}")
+    failed = [name for name, r in data["runs"].items() if r["rc"] != 0]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
