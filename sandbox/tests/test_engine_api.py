@@ -6,6 +6,7 @@ Each test states the AWS behaviour it reproduces; docs/sandbox-engine.md lists t
 
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
 
@@ -16,7 +17,7 @@ from sandbox.engine.testkit import CHECK_OS, Checked, Violations, wait_for, wait
 from sandbox.testing import SandboxHandle
 
 MGMT, MEMBER_A, MEMBER_B = "100000000001", "100000000002", "100000000003"
-OU = "ou-eapi-members1"
+OU, CHILD_OU = "ou-eapi-members1", "ou-eapi-childou1"
 REGION = "ap-northeast-1"
 ADMIN_ROLE = f"arn:aws:iam::{MGMT}:role/AWS-SystemsManager-AutomationAdministrationRole"
 
@@ -45,7 +46,7 @@ WORLD = {
             {"name": "unmanaged", "managed": False, "tags": {"role": "unmanaged"}},
         ],
     },
-    "organizational_units": [{"id": OU, "name": "Members"}],
+    "organizational_units": [{"id": OU, "name": "Members", "children": [{"id": CHILD_OU, "name": "Child"}]}],
     "accounts": [
         {
             "id": MEMBER_A,
@@ -53,7 +54,12 @@ WORLD = {
             "parent": OU,
             "instances": [{"name": "a-1", "tags": {"role": "app"}}, {"name": "a-2", "tags": {"role": "app"}}],
         },
-        {"id": MEMBER_B, "name": "member-b", "parent": OU, "instances": [{"name": "b-1", "tags": {"role": "app"}}]},
+        {
+            "id": MEMBER_B,
+            "name": "member-b",
+            "parent": CHILD_OU,
+            "instances": [{"name": "b-1", "tags": {"role": "app"}}],
+        },
     ],
     "profiles": {
         "chatty": {
@@ -631,7 +637,14 @@ def test_stop_cancels_the_whole_tree(box, ssm):
         Parameters={"AutomationAssumeRole": [ADMIN_ROLE]},
         TargetParameterName="InstanceId",
         Targets=[{"Key": "tag:role", "Values": ["app"]}],
-        TargetLocations=[{"Accounts": [OU], "Regions": [REGION], "TargetLocationMaxConcurrency": "2"}],
+        TargetLocations=[
+            {
+                "Accounts": [OU],
+                "IncludeChildOrganizationUnits": True,
+                "Regions": [REGION],
+                "TargetLocationMaxConcurrency": "2",
+            }
+        ],
     )
     parent_id = started["AutomationExecutionId"]
     members = {a: box.checked.client("ssm", region=REGION, account=a) for a in (MEMBER_A, MEMBER_B)}
@@ -822,3 +835,212 @@ def test_assume_role_that_cannot_be_assumed_fails_the_execution(box, ssm):
     assert ex["AutomationExecutionStatus"] == "Failed"
     assert ex["FailureMessage"] == "The defined assume role is unable to be assumed."
     assert status(ex) == {"S": "Pending"}
+
+
+# -- targeting details -----------------------------------------------------------------------------------------------
+def start_and_wait(ssm, **kwargs) -> dict:
+    return wait_terminal(ssm, ssm.start_automation_execution(**kwargs)["AutomationExecutionId"])
+
+
+def test_ou_expansion_children_and_exclusions(box, ssm):
+    """IncludeChildOrganizationUnits false: only accounts directly under the OU; ExcludeAccounts (accounts or OUs)
+    applies after expansion; the root includes the management account (API reference, TargetLocation)."""
+    name = create(ssm, runbook([shell_step("S", ["true"])], INSTANCE, assume_role=True))
+
+    def accounts(**loc) -> set[str]:
+        parent = start_and_wait(
+            ssm,
+            DocumentName=name,
+            Parameters={"AutomationAssumeRole": [ADMIN_ROLE]},
+            TargetParameterName="InstanceId",
+            Targets=[{"Key": "tag:role", "Values": ["app"]}],
+            TargetLocations=[{"Regions": [REGION], "TargetLocationMaxConcurrency": "100%", **loc}],
+        )
+        return {s["TargetLocation"]["Accounts"][0] for s in parent["StepExecutions"]}
+
+    assert accounts(Accounts=[OU]) == {MEMBER_A}
+    assert accounts(Accounts=[OU], IncludeChildOrganizationUnits=True) == {MEMBER_A, MEMBER_B}
+    assert accounts(Accounts=[OU], IncludeChildOrganizationUnits=True, ExcludeAccounts=[MEMBER_A]) == {MEMBER_B}
+    assert accounts(Accounts=[OU], IncludeChildOrganizationUnits=True, ExcludeAccounts=[CHILD_OU]) == {MEMBER_A}
+    assert accounts(Accounts=["r-eapi"], IncludeChildOrganizationUnits=True) == {MGMT, MEMBER_A, MEMBER_B}
+    assert accounts(Accounts=[MEMBER_B, OU]) == {MEMBER_B, MEMBER_A}
+
+
+def test_location_targets_and_rate_control_take_precedence(box, ssm):
+    """TargetLocation.Targets / TargetsMaxConcurrency / TargetsMaxErrors take precedence over the top-level ones."""
+    name = create(ssm, runbook([shell_step("S", ["hostname"])], INSTANCE, assume_role=True))
+    a1 = iid(box, "a-1")
+    parent = start_and_wait(
+        ssm,
+        DocumentName=name,
+        Parameters={"AutomationAssumeRole": [ADMIN_ROLE]},
+        TargetParameterName="InstanceId",
+        Targets=[{"Key": "tag:role", "Values": ["app"]}],
+        MaxConcurrency="5",
+        TargetLocations=[
+            {
+                "Accounts": [MEMBER_A],
+                "Regions": [REGION],
+                "Targets": [{"Key": "ParameterValues", "Values": [a1]}],
+                "TargetsMaxConcurrency": "1",
+                "TargetsMaxErrors": "2",
+            }
+        ],
+    )
+    member = box.checked.client("ssm", region=REGION, account=MEMBER_A)
+    location = member.get_automation_execution(
+        AutomationExecutionId=parent["StepExecutions"][0]["Outputs"]["ExecutionId"][0]
+    )["AutomationExecution"]
+    assert location["ResolvedTargets"]["ParameterValues"] == [a1]
+    assert location["Targets"] == [{"Key": "ParameterValues", "Values": [a1]}]
+    assert (location["MaxConcurrency"], location["MaxErrors"]) == ("1", "2")
+
+
+def test_target_maps_resource_groups_and_tags(box, ssm):
+    name = create(ssm, runbook([shell_step("S", ["hostname"])], INSTANCE))
+    maps = start_and_wait(
+        ssm,
+        DocumentName=name,
+        TargetMaps=[{"InstanceId": [iid(box, "linux-1")]}, {"InstanceId": [iid(box, "linux-2")]}],
+        Tags=[{"Key": "team", "Value": "ops"}],
+    )
+    assert maps["AutomationExecutionStatus"] == "Success" and len(maps["StepExecutions"]) == 2
+    kids = ssm.describe_automation_executions(
+        Filters=[{"Key": "ParentExecutionId", "Values": [maps["AutomationExecutionId"]]}]
+    )["AutomationExecutionMetadataList"]
+    params = {
+        ssm.get_automation_execution(AutomationExecutionId=k["AutomationExecutionId"])["AutomationExecution"][
+            "Parameters"
+        ]["InstanceId"][0]
+        for k in kids
+    }
+    assert params == {iid(box, "linux-1"), iid(box, "linux-2")}
+    tagged = ssm.describe_automation_executions(Filters=[{"Key": "TagKey", "Values": ["team"]}])[
+        "AutomationExecutionMetadataList"
+    ]
+    assert [t["AutomationExecutionId"] for t in tagged] == [maps["AutomationExecutionId"]]
+
+    rg = box.client("resource-groups", region=REGION)
+    query = {"ResourceTypeFilters": ["AWS::EC2::Instance"], "TagFilters": [{"Key": "role", "Values": ["mixed"]}]}
+    rg.create_group(Name="mixed-fleet", ResourceQuery={"Type": "TAG_FILTERS_1_0", "Query": json.dumps(query)})
+    grouped = start_and_wait(
+        ssm,
+        DocumentName=name,
+        TargetParameterName="InstanceId",
+        Targets=[{"Key": "ResourceGroup", "Values": ["mixed-fleet"]}],
+    )
+    assert set(grouped["ResolvedTargets"]["ParameterValues"]) == {iid(box, "win-1"), iid(box, "linux-mixed")}
+    by_group = ssm.describe_automation_executions(Filters=[{"Key": "TargetResourceGroup", "Values": ["mixed-fleet"]}])[
+        "AutomationExecutionMetadataList"
+    ]
+    assert [g["AutomationExecutionId"] for g in by_group] == [grouped["AutomationExecutionId"]]
+
+    start = grouped["ExecutionStartTime"]
+    after = ssm.describe_automation_executions(
+        Filters=[
+            {"Key": "StartTimeAfter", "Values": [(start - datetime.timedelta(seconds=1)).isoformat()]},
+            {"Key": "DocumentNamePrefix", "Values": [name]},
+        ]
+    )["AutomationExecutionMetadataList"]
+    assert grouped["AutomationExecutionId"] in {a["AutomationExecutionId"] for a in after}
+    before = ssm.describe_automation_executions(
+        Filters=[
+            {"Key": "StartTimeBefore", "Values": [(start - datetime.timedelta(seconds=1)).isoformat()]},
+            {"Key": "DocumentNamePrefix", "Values": [name]},
+        ]
+    )["AutomationExecutionMetadataList"]
+    assert grouped["AutomationExecutionId"] not in {b["AutomationExecutionId"] for b in before}
+
+
+def test_shared_document_by_arn_and_latest_version(box, ssm):
+    """A runbook shared by the management account runs in a member account by ARN (User Guide, "Using shared SSM
+    documents"); unshared, the member gets AutomationDefinitionNotFoundException."""
+    name = create(ssm, runbook([shell_step("S", ["echo v1"])], INSTANCE))
+    ssm.update_document(
+        Content=json.dumps(runbook([shell_step("S", ["echo v2"])], INSTANCE)),
+        Name=name,
+        DocumentVersion="$LATEST",
+        DocumentFormat="JSON",
+    )
+    ssm.modify_document_permission(Name=name, PermissionType="Share", AccountIdsToAdd=[MEMBER_A])
+    arn = f"arn:aws:ssm:{REGION}:{MGMT}:document/{name}"
+    member = box.checked.client("ssm", region=REGION, account=MEMBER_A)
+    ex = start_and_wait(
+        member, DocumentName=arn, DocumentVersion="$LATEST", Parameters={"InstanceId": [iid(box, "a-1")]}
+    )
+    assert (ex["AutomationExecutionStatus"], ex["DocumentVersion"]) == ("Success", "2")
+    assert by_name(ex)["S"]["Outputs"]["Out"] == ["v2\n"]
+    assert (
+        start_and_wait(member, DocumentName=arn, Parameters={"InstanceId": [iid(box, "a-1")]})["DocumentVersion"] == "1"
+    )  # $DEFAULT
+    other = box.checked.client("ssm", region=REGION, account=MEMBER_B)
+    with pytest.raises(other.exceptions.AutomationDefinitionNotFoundException):
+        other.start_automation_execution(DocumentName=arn, Parameters={"InstanceId": [iid(box, "b-1")]})
+
+
+def test_on_cancel_runs_the_cleanup_step(box, ssm):
+    doc = runbook(
+        [
+            {"name": "Wait", "action": "aws:sleep", "onCancel": "step:Cleanup", "inputs": {"Duration": "PT1H"}},
+            shell_step("Never", ["true"]),
+            shell_step("Cleanup", ["echo cleaned up"], isEnd=True),
+        ],
+        INSTANCE,
+    )
+    name = create(ssm, doc)
+    execution_id = ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-5")]})[
+        "AutomationExecutionId"
+    ]
+    wait_for(
+        lambda: (
+            ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"].get(
+                "CurrentStepName"
+            )
+            == "Wait"
+        ),
+        what="the sleep step",
+    )
+    ssm.stop_automation_execution(AutomationExecutionId=execution_id)
+    ex = wait_terminal(ssm, execution_id)
+    assert ex["AutomationExecutionStatus"] == "Cancelled"
+    assert status(ex) == {"Wait": "Cancelled", "Never": "Pending", "Cleanup": "Success"}
+    assert by_name(ex)["Cleanup"]["Outputs"]["Out"] == ["cleaned up\n"]
+
+
+def test_assert_and_wait_for_resource_property_and_parameter_store(box, ssm):
+    box.client("ssm", region=REGION).put_parameter(
+        Name="/engine/greeting", Value="hello from parameter store", Type="String"
+    )
+    check = {
+        "Service": "ec2",
+        "Api": "DescribeInstances",
+        "InstanceIds": ["{{ InstanceId }}"],
+        "PropertySelector": "$.Reservations[0].Instances[0].State.Name",
+        "DesiredValues": ["running"],
+    }
+    doc = runbook(
+        [
+            {"name": "Running", "action": "aws:assertAwsResourceProperty", "onFailure": "Continue", "inputs": check},
+            {
+                "name": "WaitRunning",
+                "action": "aws:waitForAwsResourceProperty",
+                "timeoutSeconds": 40,
+                "onFailure": "Continue",
+                "inputs": check,
+            },
+            shell_step("Greet", ["echo {{ ssm:/engine/greeting }}"], timeoutSeconds=10),
+        ],
+        INSTANCE,
+    )
+    name = create(ssm, doc)
+    up = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-1")]})
+    assert status(up) == {"Running": "Success", "WaitRunning": "Success", "Greet": "Success"}
+    assert by_name(up)["Greet"]["Outputs"]["Out"] == ["hello from parameter store\n"]
+    down = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, "stopped")]})
+    assert (
+        status(down)["Running"] == "Failed"
+        and "expected one of ['running']" in by_name(down)["Running"]["FailureMessage"]
+    )
+    assert status(down)["WaitRunning"] == "TimedOut"
+    wait = by_name(down)["WaitRunning"]
+    assert 39.9 <= (wait["ExecutionEndTime"] - wait["ExecutionStartTime"]).total_seconds() < 41
