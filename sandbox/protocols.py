@@ -45,6 +45,8 @@ def protocol_of(environ: dict, service: str) -> str:
     """Protocol of a request, from its headers: cheap, no model needed."""
     if environ.get("HTTP_X_AMZ_TARGET"):
         return "json"
+    if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
+        return "cbor"
     ctype = environ.get("CONTENT_TYPE", "")
     if ctype.startswith("application/x-www-form-urlencoded"):
         return "ec2" if service == "ec2" else "query"

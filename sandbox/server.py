@@ -441,6 +441,8 @@ class SandboxApp:
         elif protocol in ("query", "ec2"):
             raw_params = protocols.parse_query(body, environ.get("QUERY_STRING", ""))
             action = raw_params.get("Action", "")
+        elif protocol == "cbor":
+            action = path.rsplit("/operation/", 1)[-1] if "/operation/" in path else ""
         else:
             action = ""
         method = environ.get("REQUEST_METHOD", "POST")
@@ -531,7 +533,7 @@ class SandboxApp:
             st, hdrs, data = self._call_moto(environ)
             return st, dict(hdrs), data
 
-        handler = sb.handlers.get((service, action))
+        handler = sb.handlers.get((service, action)) if protocol != "cbor" else None  # handlers speak JSON/query
         if handler is not None:
             if protocol == "json":
                 try:
@@ -648,7 +650,7 @@ class SandboxApp:
 
 
 def _proto3(protocol: str) -> str:
-    return "json" if protocol == "rest" else protocol
+    return "json" if protocol in ("rest", "cbor") else protocol
 
 
 _CODE_RES = (

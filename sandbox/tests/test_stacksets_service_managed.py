@@ -65,6 +65,7 @@ def private(tmp_path_factory):
     """The demo world with a deliberately broken account; this module mutates it freely."""
     world = yaml.safe_load(DEMO_WORLD.read_text())
     world["stacksets"] = {"operation_seconds": 0, "broken_accounts": {SECURITY: BROKEN_REASON}}
+    world["automation_roles"]["missing_execution_role"] = ["333344445555"]
     handle = SandboxHandle(world, name="stacksets", workdir=tmp_path_factory.mktemp("stacksets"))
     handle.start()
     yield handle
@@ -174,6 +175,19 @@ def test_broken_account_ends_outdated_failed_with_reason(private):
         StackSetName=EXEC_ROLE, StackInstanceAccount=SECURITY, StackInstanceRegion="ap-northeast-1"
     )
     assert detail["StackInstance"]["StatusReason"] == BROKEN_REASON
+
+
+def test_missing_execution_role_world_option(private):
+    # The StackSet deployed fine, then the role was taken away: the instance still says CURRENT (drift), the role is
+    # gone, and the reader role next to it is untouched.
+    cfn = private.client("cloudformation", region="ap-northeast-1")
+    instance = cfn.describe_stack_instance(
+        StackSetName=EXEC_ROLE, StackInstanceAccount="333344445555", StackInstanceRegion="ap-northeast-1"
+    )
+    assert instance["StackInstance"]["Status"] == "CURRENT"
+    assert not role_exists(private, "333344445555")
+    assert role_exists(private, "333344445555", "AWS-SystemsManager-AutomationResultsReaderRole")
+    assert role_exists(private, "777788889999")
 
 
 def test_failure_tolerance_zero_fails_the_operation_and_cancels_the_rest(private):
