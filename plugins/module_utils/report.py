@@ -130,6 +130,7 @@ class Source:
         self.path = path
         self.execution = {}
         self._summary = None
+        self._offsets = None
         if data is not None:
             if not isinstance(data, dict) or not isinstance(data.get("locations"), list):
                 raise InvalidInput(
@@ -169,26 +170,45 @@ class Source:
             return True  # a pretty-printed JSON document spans lines
         return not (isinstance(item, dict) and "type" in item) and not rest
 
-    def _lines(self):
-        with open(self.path, encoding="utf-8") as handle:
-            for number, raw in enumerate(handle, 1):
+    def _lines(self, with_offsets=False):
+        with open(self.path, "rb") as handle:
+            number = 0
+            while True:
+                offset = handle.tell()
+                raw = handle.readline()
+                if not raw:
+                    return
+                number += 1
                 line = raw.strip()
                 if not line:
                     continue
                 try:
-                    item = json.loads(line)
+                    item = json.loads(line.decode("utf-8"))
                 except ValueError:
                     raise InvalidInput("src", "%s line %d is not JSON" % (self.path, number)) from None
-                yield item
+                yield (offset, item) if with_offsets else item
+
+    def _index(self):
+        """Byte offsets of the location lines, sorted by account and region (they arrive in completion order)."""
+        if self._offsets is None:
+            keyed = []
+            for offset, item in self._lines(with_offsets=True):
+                if item.get("type") == "location":
+                    keyed.append((str(item.get("account")), str(item.get("region")), offset))
+            keyed.sort()
+            self._offsets = [k[2] for k in keyed]
+        return self._offsets
 
     def locations(self):
+        """Every location record, sorted by account and region; a JSON Lines file is read one line at a time."""
         if self.data is not None:
             for record in self.data.get("locations") or []:
                 yield record
             return
-        for item in self._lines():
-            if item.get("type") == "location":
-                record = dict(item)
+        with open(self.path, "rb") as handle:
+            for offset in self._index():
+                handle.seek(offset)
+                record = json.loads(handle.readline().decode("utf-8"))
                 record.pop("type", None)
                 yield record
 
@@ -400,20 +420,26 @@ details summary{cursor:pointer}
 
 HTML_SCRIPT = """
 (function(){
+  var boxes=document.querySelectorAll('input.status-filter');
   function apply(){
-    var boxes=document.querySelectorAll('input.status-filter');
     var on={};
     for(var i=0;i<boxes.length;i++){on[boxes[i].value]=boxes[i].checked;}
     var rows=document.querySelectorAll('tr.instance');
+    var shown=0;
     for(var j=0;j<rows.length;j++){
       var s=rows[j].getAttribute('data-status');
-      if(on[s]===false){rows[j].classList.add('hidden');}else{rows[j].classList.remove('hidden');}
+      if(on[s]===false){rows[j].classList.add('hidden');}else{rows[j].classList.remove('hidden');shown++;}
     }
     var counter=document.getElementById('shown');
-    if(counter){counter.textContent=document.querySelectorAll('tr.instance:not(.hidden)').length;}
+    if(counter){counter.textContent=String(shown);}
   }
-  var boxes=document.querySelectorAll('input.status-filter');
-  for(var i=0;i<boxes.length;i++){boxes[i].addEventListener('change',apply);}
+  // A link can preselect statuses: report.html#status=Failed,TimedOut
+  var m=/status=([A-Za-z,]+)/.exec(window.location.hash||'');
+  if(m){
+    var wanted=m[1].split(',');
+    for(var i=0;i<boxes.length;i++){boxes[i].checked=wanted.indexOf(boxes[i].value)>=0;}
+  }
+  for(var k=0;k<boxes.length;k++){boxes[k].addEventListener('change',apply);}
   apply();
 })();
 """
@@ -475,7 +501,7 @@ def render_html(source, out, title=None):
             '<label><input type="checkbox" class="status-filter" value="%s" checked> %s</label>'
             % (_h(status), _badge(status))
         )
-    out.write(' &middot; <span id="shown">%d</span> shown</div>\n' % s["instances"])
+    out.write(' &middot; <span id="shown">-</span> of %d shown</div>\n' % s["instances"])
     if s["step_failures"]:
         out.write('<h2>Step failures</h2>\n<table id="step-failures"><tr><th>Step</th><th>Failures</th></tr>\n')
         for step in sorted(s["step_failures"]):
@@ -495,6 +521,8 @@ def render_html(source, out, title=None):
             out.write('<div class="locfail read-error">Not read: %s</div>\n' % _h(_error_text(loc.get("read_error"))))
         instances = loc.get("instances") or []
         if not instances:
+            if loc.get("read_status") == "ok":
+                out.write('<div class="meta">No targeted instance in this account and region.</div>\n')
             continue
         out.write(
             '<table class="location"><tr><th>Instance</th><th>Status</th><th>Start</th><th>End</th><th>Failed step</th><th>Steps and outputs</th></tr>\n'

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.ansible_run import run_module
 
 from sandbox.testing import SandboxHandle
 from sandbox.world import DEMO_WORLD
-from support.ansible_run import run_module
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK_OS = (REPO / "roles" / "check_os" / "files" / "check-os.yml").read_text()

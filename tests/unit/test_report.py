@@ -263,7 +263,7 @@ def test_jsonl_streaming_round_trip(tmp_path, source):
     path = tmp_path / "results.jsonl"
     writer = report.JsonLinesWriter(str(path)).open()
     writer.header(source.execution)
-    for loc in source.locations():
+    for loc in reversed(list(source.locations())):  # completion order, not sorted
         writer.location(loc)
     writer.summary({"instances": 4})
     writer.close()
