@@ -47,6 +47,7 @@ def run_job(sandbox: SandboxHandle, workdir: Path, extravars: dict, tags: str | 
         "ANSIBLE_LOCAL_TEMP": os.environ.get("ANSIBLE_LOCAL_TEMP", str(REPO / ".build" / "ansible-tmp")),
         "ANSIBLE_NOCOLOR": "1",
     }
+    (workdir / "runner").mkdir(parents=True, exist_ok=True)
     return ansible_runner.run(
         private_data_dir=str(workdir / "runner"),
         project_dir=str(REPO),

@@ -99,3 +99,19 @@ def test_shell_metacharacters_in_a_text_answer_are_rejected_naming_the_variable(
     message = next((line for line in run.stdout.splitlines() if "Invalid input" in line), "")
     assert variable in message, f"{variable}={nasty!r}: the message does not name it:\n{run.stdout}"
     assert "nothing was sent to AWS" in message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "ou-o2pk-wrkloads\nou-o2pk-security",
+        "ou-o2pk-wrkloads, ou-o2pk-security",
+        " ou-o2pk-wrkloads \n\n ou-o2pk-security,",
+    ],
+)
+def test_a_textarea_answer_is_split_on_new_lines_commas_and_spaces(tmp_path, answer):
+    """An AWX textarea gives one string; each id in it must pass on its own (a joined string never matches)."""
+    run = run_validation(
+        tmp_path, {**GOOD, "check_os_target_ous": answer, "check_os_regions": "ap-northeast-1\neu-west-1"}
+    )
+    assert run.rc == 0, run.stdout[-3000:]
