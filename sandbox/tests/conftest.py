@@ -1,3 +1,10 @@
-"""The sandbox's own tests run against sandboxes started by the sandbox.testing plugin."""
+"""Load the sandbox.testing pytest plugin (fixtures ``sandbox`` and ``sandbox_factory``).
 
-pytest_plugins = ["sandbox.testing"]
+Equivalent to ``pytest_plugins = ["sandbox.testing"]``, which pytest refuses in a conftest below the rootdir when
+that directory is not on the command line (``pytest tests`` would fail). Registered once, shared by every directory.
+"""
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("sandbox.testing"):
+        config.pluginmanager.import_plugin("sandbox.testing")
