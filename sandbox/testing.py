@@ -1,8 +1,11 @@
 """pytest plugin: a sandbox per test session (and on demand), started as a subprocess.
 
-Use it from a conftest.py::
+Use it from a top-level conftest.py (``pytest_plugins = ["sandbox.testing"]``), with ``-p sandbox.testing``, or, in a
+conftest below the rootdir (where pytest refuses ``pytest_plugins``), as sandbox/tests/conftest.py does::
 
-    pytest_plugins = ["sandbox.testing"]
+    def pytest_configure(config):
+        if not config.pluginmanager.has_plugin("sandbox.testing"):
+            config.pluginmanager.import_plugin("sandbox.testing")
 
 Fixtures:
 
