@@ -112,13 +112,28 @@ class Identity:
     role_arn: str | None = None
 
 
-class RequestLog:
-    """Every served call: seq, time, account, region, service, action, status, error code, write flag.
+LOG_FIELDS = (
+    "seq",
+    "ts",
+    "account",
+    "region",
+    "service",
+    "action",
+    "status",
+    "error_code",
+    "write",
+    "principal",
+    "duration_ms",
+)
 
-    Kept in memory (the last ``capacity`` entries); ``since(seq)`` returns the entries after ``seq``.
+
+class RequestLog:
+    """Every served call: seq, time, account, region, service, action, status, error code, write flag, principal,
+    duration. Kept in memory as compact tuples with interned strings (the last ``capacity`` calls, default 200,000,
+    world option ``options.request_log_capacity``); ``since(seq)`` returns the entries after ``seq`` as dicts.
     """
 
-    def __init__(self, capacity: int = 500_000):
+    def __init__(self, capacity: int = 200_000):
         self.entries: collections.deque = collections.deque(maxlen=capacity)
         self.seq = 0
         self.lock = threading.Lock()
@@ -128,13 +143,15 @@ class RequestLog:
             self.seq += 1
             return self.seq
 
-    def add(self, entry: dict) -> None:
-        self.entries.append(entry)
+    def add(self, *values) -> None:
+        self.entries.append(values)
 
     def since(self, seq: int = 0) -> list[dict]:
         items = list(self.entries)
         # Entries are appended when a call ends, so they are nearly but not strictly in seq order.
-        return sorted((e for e in items if e["seq"] > seq), key=lambda e: e["seq"])
+        return [
+            dict(zip(LOG_FIELDS, e, strict=True)) for e in sorted((e for e in items if e[0] > seq), key=lambda e: e[0])
+        ]
 
     def clear(self) -> None:
         self.entries.clear()
@@ -156,7 +173,7 @@ class Sandbox:
         self.reset_hooks: list[Callable[[], None]] = []
         self.identities: dict[str, Identity] = {}
         self.faults = Faults(world.seed)
-        self.log = RequestLog()
+        self.log = RequestLog(int((world.options or {}).get("request_log_capacity", 200_000)))
         self.lock = threading.RLock()
         self.ready = threading.Event()
         self.started = time.time()
@@ -470,20 +487,19 @@ class SandboxApp:
             return result
         finally:
             if not internal_account:
+                intern = sys.intern
                 sb.log.add(
-                    {
-                        "seq": seq,
-                        "ts": time.time(),
-                        "account": ident.account_id,
-                        "region": region,
-                        "service": service,
-                        "action": action or f"{method} {path}",
-                        "status": status,
-                        "error_code": error_code,
-                        "write": is_write(action, method),
-                        "principal": ident.principal_arn,
-                        "duration_ms": round((time.monotonic() - t0) * 1000, 3),
-                    }
+                    seq,
+                    time.time(),
+                    intern(ident.account_id),
+                    intern(region),
+                    intern(service),
+                    intern(action or f"{method} {path}"),
+                    status,
+                    error_code,
+                    is_write(action, method),
+                    intern(ident.principal_arn),
+                    round((time.monotonic() - t0) * 1000, 3),
                 )
 
     def _dispatch(
