@@ -290,6 +290,10 @@ class Engine:
                 values.extend(wanted)
                 continue
             instances = self._ec2_instances(account, region)
+            if for_run_command:  # Run Command targets managed nodes only
+                instances = [
+                    i for i in instances if (w := self.instance(account, region, i.id)) is not None and w.managed
+                ]
             if key.startswith("tag:"):
                 tag = key[4:]
                 values.extend(i.id for i in instances if _tags(i).get(tag) in wanted)

@@ -340,7 +340,7 @@ class RunCommand:
             comment=comment,
             requested=now,
             timeout_seconds=int(timeout_seconds or DEFAULT_DELIVERY_TIMEOUT),
-            instance_ids=[i.instance_id for i in instances],
+            instance_ids=[] if targets else [i.instance_id for i in instances],  # AWS lists one or the other
             targets=targets or [],
             max_concurrency=max_concurrency,
             max_errors=max_errors,

@@ -724,6 +724,26 @@ def test_run_command_records(box, ssm):
         ssm.list_commands(CommandId=str(uuid.uuid4()))
 
 
+def test_send_command_by_tag_targets_managed_nodes_only(box, ssm):
+    cmd = ssm.send_command(
+        DocumentName="AWS-RunShellScript",
+        Targets=[{"Key": "tag:role", "Values": ["off", "unmanaged"]}],
+        Parameters={"commands": ["hostname"]},
+        TimeoutSeconds=30,
+    )["Command"]
+    assert (cmd["InstanceIds"], cmd["TargetCount"]) == ([], 2)
+    invocations = ssm.list_command_invocations(CommandId=cmd["CommandId"])["CommandInvocations"]
+    assert {i["InstanceId"] for i in invocations} == {iid(box, "stopped"), iid(box, "offline")}
+    # nobody picks it up: the delivery timeout (TimeoutSeconds) ends it TimedOut / DeliveryTimedOut
+    done = wait_for(
+        lambda: (c := ssm.list_commands(CommandId=cmd["CommandId"])["Commands"][0])["Status"] == "TimedOut" and c,
+        what="delivery timeout",
+    )
+    assert (done["DeliveryTimedOutCount"], done["ErrorCount"]) == (2, 2)
+    inv = ssm.get_command_invocation(CommandId=cmd["CommandId"], InstanceId=iid(box, "stopped"))
+    assert (inv["Status"], inv["StatusDetails"]) == ("TimedOut", "DeliveryTimedOut")
+
+
 def test_describe_instance_information(box, ssm):
     info = []
     for page in ssm.get_paginator("describe_instance_information").paginate(PaginationConfig={"PageSize": 5}):
