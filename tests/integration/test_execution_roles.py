@@ -63,6 +63,7 @@ def run_role(org, tmp_path: Path, check: bool = False, **variables):
                         "mode": "0600",
                     },
                     "check_mode": False,
+                    "changed_when": False,
                 }
             ],
         }
