@@ -366,10 +366,6 @@ class Engine:
                 "InvalidTarget",
                 f"{parent} is not an organizational unit or root of the organization: {exc.response['Error'].get('Message', '')}",
             ) from None
-        # The world view is kept in step with the organization by the server layer; it also knows accounts the
-        # Organizations backend files under another id (the management account under the root, see the report).
-        world_accounts, _ = self.sb.world.children(parent)
-        accounts.extend(a for a in world_accounts if a not in accounts)
         return accounts, ous
 
     def _expand(self, target: str, include_children: bool) -> list[str]:
