@@ -64,6 +64,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, help="ours: locations at once (default: the module's, 16)")
     parser.add_argument("--rate", type=float, help="ours: calls/s per location (default: the module's, 10)")
+    parser.add_argument(
+        "--retry-mode", choices=["adaptive", "standard"], help="ours: botocore retry mode (default: the module's)"
+    )
     parser.add_argument("--stream", action="store_true", help="ours and ansible stream to JSON Lines (on for --large)")
     parser.add_argument("--baseline", dest="baseline", action="store_true", default=None, help="run the baseline")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the baseline")
@@ -99,6 +102,8 @@ def params_from(args: argparse.Namespace) -> Params:
         p.concurrency = args.concurrency
     if args.rate is not None:
         p.rate = args.rate
+    if args.retry_mode:
+        p.retry_mode = args.retry_mode
     return p
 
 
@@ -327,8 +332,8 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
     lines = [
         f"gather benchmark: {p.accounts} accounts x {p.regions} regions x {p.instances} instances = "
         f"{p.locations} locations, {p.instance_executions} instance executions; L={p.latency_ms:g} ms, T={p.tps:g}/s "
-        f"per account-region; ours: concurrency {p.concurrency}, rate {p.rate:g}/s per location"
-        + (", streaming to JSON Lines" if p.stream else ""),
+        f"per account-region; ours: concurrency {p.concurrency}, rate {p.rate:g}/s per location, "
+        f"{p.retry_mode} retries" + (", streaming to JSON Lines" if p.stream else ""),
         f"machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_mb']} MB, Python {m['python']}, "
         f"load average {m['loadavg_start']} -> {m.get('loadavg_end')}",
         "",

@@ -88,6 +88,7 @@ class Params:
     throttle_rate: float = 0.05
     concurrency: int = MODULE_DEFAULTS["concurrency"]
     rate: float = MODULE_DEFAULTS["rate"]
+    retry_mode: str = MODULE_DEFAULTS["retry_mode"]
     stream: bool = False
     baseline: bool = True
     ansible: bool = True
@@ -460,6 +461,8 @@ def ansible_playbook(workdir: Path, parent_id: str, region: str, p: Params, reco
         task["concurrency"] = p.concurrency
     if p.rate != MODULE_DEFAULTS["rate"]:
         task["rate"] = p.rate
+    if p.retry_mode != MODULE_DEFAULTS["retry_mode"]:
+        task["retry_mode"] = p.retry_mode
     tasks = []
     if p.stream:
         task["dest"] = str(records)
@@ -563,7 +566,7 @@ def run_contender(
         "concurrency": p.concurrency,
         "rate": p.rate,
         "stream": p.stream,
-        "retry_mode": MODULE_DEFAULTS["retry_mode"],
+        "retry_mode": p.retry_mode,
         "max_attempts": MODULE_DEFAULTS["max_attempts"],
     }
     spec.update(spec_extra or {})

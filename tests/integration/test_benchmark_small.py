@@ -1,0 +1,125 @@
+"""The gather benchmark at a small size (5 accounts x 2 regions x 3 instances), as a correctness check only.
+
+It runs benchmarks/gather.py's machinery for real: a generated world on a private sandbox, one automation across
+the organization, then the sequential boto3 baseline and ours (automation_execution_info's code path), each in its
+own process, accounted for from the sandbox's request log. No timing is asserted: speed is the benchmark's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from benchmarks import harness
+
+ACCOUNTS, REGIONS, INSTANCES = 5, 2, 3
+LOCATIONS = ACCOUNTS * REGIONS
+EXECUTIONS = LOCATIONS * INSTANCES
+STEPS = 2  # the benchmark runbook's two runCommand steps
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """One sandbox, one completed automation, and the contenders' runs (module scope: shared by the tests below)."""
+    p = harness.Params(accounts=ACCOUNTS, regions=REGIONS, instances=INSTANCES, latency_ms=0, tps=20)
+    world = harness.make_world(p)
+    workdir = tmp_path_factory.mktemp("bench")
+    handle = harness.start_sandbox(world, workdir / "sandbox", start_timeout=300)
+    try:
+        parent = harness.start_automation(handle, world)
+        pid, region = parent["AutomationExecutionId"], world["regions"][0]
+        faults = harness.fault_rules(p.latency_ms, p.tps)
+        runs = {
+            "baseline": harness.run_contender("baseline", handle, workdir, pid, region, p, faults=faults),
+            "ours": harness.run_contender("ours", handle, workdir, pid, region, p, faults=faults),
+            # 20% random throttling on top of the TPS bucket, so that throttles certainly happen at this size.
+            "throttled": harness.run_contender(
+                "throttled", handle, workdir, pid, region, p, kind="ours", faults=harness.fault_rules(0, p.tps, 0.2)
+            ),
+        }
+        p_stream = dataclasses.replace(p, stream=True)
+        runs["streamed"] = harness.run_contender("streamed", handle, workdir, pid, region, p_stream, kind="ours")
+    finally:
+        handle.stop()
+    reference, counts = harness.read_records(runs["baseline"].records_path)
+    harness.compare(runs["baseline"], None, reference, counts)
+    for name, run in runs.items():
+        if name != "baseline":
+            records, counts = harness.read_records(run.records_path)
+            harness.compare(run, reference, records, counts)
+    return {"parent": parent, "runs": runs, "reference": reference}
+
+
+def test_setup_ran_everywhere(bench):
+    counters = bench["parent"]["ProgressCounters"]
+    assert bench["parent"]["AutomationExecutionStatus"] == "Success"
+    assert counters["TotalSteps"] == LOCATIONS
+    assert counters["SuccessSteps"] == LOCATIONS
+
+
+@pytest.mark.parametrize("name", ["baseline", "ours", "throttled", "streamed"])
+def test_every_contender_is_complete(bench, name):
+    run = bench["runs"][name]
+    assert run.rc == 0, run.error
+    assert run.locations == LOCATIONS
+    assert run.instances == EXECUTIONS
+    assert run.detail["steps"] == EXECUTIONS * STEPS
+    assert run.records == LOCATIONS + EXECUTIONS * STEPS
+    assert run.detail["duplicate_records"] == 0
+
+
+@pytest.mark.parametrize("name", ["ours", "throttled", "streamed"])
+def test_ours_identical_to_the_baseline(bench, name):
+    run = bench["runs"][name]
+    assert (run.lost, run.extra) == (0, 0)
+    assert run.identical is True
+
+
+def test_throttling_met_and_nothing_lost(bench):
+    run = bench["runs"]["throttled"]
+    assert run.throttles > 0, "the 20% throttle rate must have throttled some calls, or this proves nothing"
+    assert run.retries_client >= run.throttles
+    assert (run.lost, run.extra) == (0, 0)
+
+
+def test_ours_makes_no_redundant_calls(bench):
+    """Issue 7's call budget, per action, from the request log: one GetAutomationExecution per instance execution
+    (plus one for the parent and one per member execution), one DescribeAutomationExecutions page per 50 children
+    per location, one AssumeRole per member account, no write."""
+    run = bench["runs"]["ours"]
+    calls = run.calls_by_action
+    assert run.throttles == 0 and run.server_errors == 0
+    assert calls["GetAutomationExecution"] == EXECUTIONS + 1 + LOCATIONS
+    assert calls["DescribeAutomationExecutions"] == LOCATIONS * math.ceil(INSTANCES / 50)
+    assert calls["AssumeRole"] == ACCOUNTS
+    assert run.detail["writes"] == 0
+    assert set(calls) <= {
+        "GetAutomationExecution",
+        "DescribeAutomationExecutions",
+        "DescribeAutomationStepExecutions",
+        "AssumeRole",
+        "GetCallerIdentity",
+    }
+
+
+def test_baseline_makes_the_obvious_calls(bench):
+    run = bench["runs"]["baseline"]
+    calls = run.calls_by_action
+    assert calls["GetAutomationExecution"] == EXECUTIONS + 1
+    assert calls["DescribeAutomationExecutions"] == LOCATIONS
+    assert calls["AssumeRole"] == ACCOUNTS
+    assert run.detail["writes"] == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tree.py reads each member execution once per location (GetAutomationExecution, for targets never "
+    "started) and every gather thread calls GetCallerIdentity until the first answer is cached: "
+    "2.5+ calls per location instead of <= 2 (see docs/performance.md)",
+)
+def test_ours_call_count_within_the_target(bench):
+    """Issue 9's target: <= 1.05 API calls per instance execution, plus at most 2 per location."""
+    run = bench["runs"]["ours"]
+    assert run.calls <= 1.05 * EXECUTIONS + 2 * LOCATIONS
