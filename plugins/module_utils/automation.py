@@ -504,7 +504,7 @@ def apply_runbook(request, doc, options, check_parameters, caller_arn=None):
 
 
 def needs_caller_identity(doc, options):
-    mode, _ = assume_role_mode(options.get("automation_assume_role"))
+    mode = assume_role_mode(options.get("automation_assume_role"))[0]
     if mode == "always":
         return True
     if mode == "auto":
@@ -796,7 +796,7 @@ def progress_line(counts, noun="instances"):
     )
     done = counts.get("done")
     if done is None:
-        done = sum(n for n, _ in done_parts)
+        done = sum(part[0] for part in done_parts)
     total = counts.get("total")
     if total is None:
         total = sum(by_status.values())

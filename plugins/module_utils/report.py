@@ -202,8 +202,7 @@ class Source:
     def locations(self):
         """Every location record, sorted by account and region; a JSON Lines file is read one line at a time."""
         if self.data is not None:
-            for record in self.data.get("locations") or []:
-                yield record
+            yield from self.data.get("locations") or []
             return
         with open(self.path, "rb") as handle:
             for offset in self._index():

@@ -371,8 +371,7 @@ class LocationReader:
             if token:
                 kwargs["NextToken"] = token
             page = self.call("ssm", "describe_automation_executions", **kwargs)
-            for item in page.get("AutomationExecutionMetadataList") or []:
-                yield item
+            yield from page.get("AutomationExecutionMetadataList") or []
             token = page.get("NextToken")
             if not token:
                 return

@@ -15,10 +15,10 @@ version_added: 0.1.0
 description:
   - Starts an SSM Automation runbook from the management account (C(ssm:StartAutomationExecution)) on EC2 instances
     in many accounts, OUs and regions, or attaches to an execution already started, or cancels one.
-  - Everything is validated before any AWS call that could change anything: formats of account ids, OU ids and regions,
-    rate-control values, targets, tags and tokens; then the runbook's parameters against the runbook itself (fetched with
-    C(ssm:GetDocument) for the pinned or default version): unknown names, missing required ones, values not in
-    C(allowedValues) or not matching C(allowedPattern).
+  - Everything is validated before any AWS call that could change anything. First the formats of account ids, OU ids
+    and regions, rate-control values, targets, tags and tokens, before any AWS call at all. Then the runbook's parameters
+    against the runbook itself, fetched with C(ssm:GetDocument) for the pinned or default version (unknown names,
+    missing required ones, values not in C(allowedValues) or not matching C(allowedPattern)).
   - A target location with more than 50 accounts/OUs or 50 regions (AWS's limits) is split transparently into
     several TargetLocations; the result says so in RV(split).
   - The preflight (on by default) resolves every target OU (with its child OUs, minus I(target_locations[].exclude_accounts))
@@ -33,7 +33,7 @@ description:
     counts the instance executions by status in every member account (read through I(reader_role_name)).
   - In check mode, validates, runs the preflight and returns the request that would be sent, without starting anything.
 author:
-  - orgops maintainers
+  - orgops maintainers (@orgops)
 options:
   state:
     description:
@@ -336,7 +336,12 @@ split:
   returned: when starting
   type: list
   elements: dict
-  sample: [{"location": 0, "into": 2, "accounts": 60, "regions": 1, "reason": "target_locations[0] has 60 accounts/OUs (limit 50): split into 2 TargetLocations"}]
+  sample:
+    - location: 0
+      into: 2
+      accounts: 60
+      regions: 1
+      reason: "target_locations[0] has 60 accounts/OUs (limit 50): split into 2 TargetLocations"
 locations:
   description:
     - Per I(target_locations) entry, the accounts it resolves to (from the preflight), its regions and execution role.
@@ -416,6 +421,7 @@ def argument_spec():
         "all_instances": {"type": "bool"},
         "key_values": {
             "type": "list",
+            "no_log": False,
             "elements": "dict",
             "options": {
                 "key": {"type": "str", "required": True, "no_log": False},

@@ -14,12 +14,12 @@ short_description: Harvest every account's, region's, instance's and step's resu
 version_added: 0.1.0
 description:
   - Given the id of a multi-account automation execution started in this (management) account and region, returns
-    the whole tree, which AWS only shows account by account:
-    per location (account and region), its status, failure message and member execution id;
-    per instance, its id, status, start and end; per step, its status, outputs and failure message.
+    the whole tree, which AWS only shows account by account. Per location (account and region), its status, failure
+    message and member execution id; per instance, its id, status, start and end; per step, its status, outputs and
+    failure message.
   - Member accounts are read by assuming I(reader_role_name) in each; the caller's own account is read with the
     caller's credentials. A location that cannot be read (role missing, access denied, throttled past the retries,
-    credentials expired) is recorded with its reason in RV(locations[].read_error); it is never fatal and never dropped.
+    credentials expired) is recorded with its reason in C(read_error) of RV(locations); it is never fatal and never dropped.
   - Locations are read in parallel (I(concurrency)), calls within a location are paced (I(rate)) and retried with
     jittered backoff on throttling (botocore's I(retry_mode)); every list is paginated. Per location it makes one
     C(DescribeAutomationExecutions) call per 50 instance executions and one C(GetAutomationExecution) per instance
@@ -28,7 +28,7 @@ description:
     result) and the module returns only the counts and the summary.
   - Reads only. In check mode it reads as usual but does not write I(dest).
 author:
-  - orgops maintainers
+  - orgops maintainers (@orgops)
 options:
   automation_execution_id:
     description:
@@ -83,7 +83,7 @@ options:
     type: path
   max_failures:
     description:
-      - At most this many entries in RV(summary.failures) (the count is always complete).
+      - At most this many entries in C(failures) of RV(summary) (the count is always complete).
     type: int
     default: 1000
 extends_documentation_fragment:

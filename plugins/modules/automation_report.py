@@ -25,7 +25,7 @@ description:
   - Idempotent, a report whose content would not change is not rewritten. A I(dest) that cannot be written fails
     before anything is written.
 author:
-  - orgops maintainers
+  - orgops maintainers (@orgops)
 options:
   src:
     description:

@@ -530,7 +530,7 @@ def test_wait_times_out_without_raising():
     clock = FakeClock()
     polls = []
     with Stubber(ssm) as stub:
-        for _ in range(4):
+        for _poll in range(4):
             stub.add_response(
                 "get_automation_execution", {"AutomationExecution": {"AutomationExecutionStatus": "InProgress"}}
             )

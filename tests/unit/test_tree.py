@@ -460,12 +460,12 @@ def test_pacer_spaces_calls():
         now[0] += s
 
     pacer = tree.Pacer(10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(25):
+    for _call in range(25):
         pacer.take()
     assert sum(slept) == pytest.approx(1.5, abs=1e-6)
     unpaced = tree.Pacer(0, clock=lambda: now[0], sleep=sleep)
     before = len(slept)
-    for _ in range(100):
+    for _call in range(100):
         unpaced.take()
     assert len(slept) == before
 
@@ -509,10 +509,18 @@ def test_targets_never_started_are_reported_not_dropped():
     member["ResolvedTargets"] = {"ParameterValues": ["i-aaaa000000000001", "i-aaaa000000000002"], "Truncated": False}
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
     instances = result["locations"][0]["instances"]
-    assert [(i["instance_id"], i["status"]) for i in instances] == [("i-aaaa000000000001", "Failed"), ("i-aaaa000000000002", "Pending")]
+    assert [(i["instance_id"], i["status"]) for i in instances] == [
+        ("i-aaaa000000000001", "Failed"),
+        ("i-aaaa000000000002", "Pending"),
+    ]
     assert instances[1]["not_started"] is True
     assert "not started" in instances[1]["failure_message"]
-    assert result["progress"] == {"done": 1, "total": 2, "by_status": {"Failed": 1, "Pending": 1}, "unreadable_locations": 0}
+    assert result["progress"] == {
+        "done": 1,
+        "total": 2,
+        "by_status": {"Failed": 1, "Pending": 1},
+        "unreadable_locations": 0,
+    }
 
 
 def test_member_without_targets_is_one_record():
