@@ -139,6 +139,7 @@ class ClientFactory:
         base = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
         self.config = base.merge(config) if config is not None else base
         self._lock = threading.Lock()
+        self._caller_lock = threading.Lock()
         self._account_locks = {}
         self._credentials = {}
         self._caller = None
@@ -157,10 +158,12 @@ class ClientFactory:
             return self.session.client(service, **kwargs)
 
     def caller_identity(self):
-        if self._caller is None:
-            ident = self._base_client("sts", self.session.region_name or "us-east-1").get_caller_identity()
-            self._caller = {"account": ident["Account"], "arn": ident["Arn"]}
-        return self._caller
+        """sts:GetCallerIdentity, once per factory whatever the number of threads asking."""
+        with self._caller_lock:
+            if self._caller is None:
+                ident = self._base_client("sts", self.session.region_name or "us-east-1").get_caller_identity()
+                self._caller = {"account": ident["Account"], "arn": ident["Arn"]}
+            return self._caller
 
     @property
     def caller_account(self):
@@ -393,25 +396,6 @@ class LocationReader:
                     "message": record.get("failure_message") or "the location started no member execution",
                 }
             return record
-        # The member execution itself: its status and failure (no target found...), and the targets it resolved,
-        # so that targets never started (MaxErrors reached, cancelled) are reported too. One call per location.
-        try:
-            member = self.call("ssm", "get_automation_execution", AutomationExecutionId=member_id)[
-                "AutomationExecution"
-            ]
-        except Exception as e:  # pylint: disable=broad-except
-            self.errors += 1
-            record["read_status"] = "failed"
-            record["read_error"] = error_info(e)
-            return record
-        record["member_status"] = member.get("AutomationExecutionStatus")
-        if member.get("FailureMessage"):
-            record["member_failure_message"] = member.get("FailureMessage")
-        if not member.get("Targets") and not member.get("TargetMaps"):
-            # No fan-out: the member execution ran the runbook's steps itself.
-            if member.get("StepExecutions"):
-                record["instances"].append(self._instance_from_execution(member, member))
-            return record
         try:
             metas = list(self.children(member_id))
         except Exception as e:  # pylint: disable=broad-except
@@ -419,12 +403,35 @@ class LocationReader:
             record["read_status"] = "failed"
             record["read_error"] = error_info(e)
             return record
+        member = None
+        if not metas or record.get("status") not in SUCCESS_STATUSES:
+            # The member execution itself, once: it ran the steps itself (no fan-out), or it may have targets that
+            # never started (MaxErrors reached, cancelled, still running), which its per-target steps list. A
+            # location that succeeded started and finished every target, so this call would be redundant there.
+            try:
+                member = self.call("ssm", "get_automation_execution", AutomationExecutionId=member_id)[
+                    "AutomationExecution"
+                ]
+            except Exception as e:  # pylint: disable=broad-except
+                self.errors += 1
+                record["read_status"] = "failed"
+                record["read_error"] = error_info(e)
+                return record
+            record["member_status"] = member.get("AutomationExecutionStatus")
+            if member.get("FailureMessage"):
+                record["member_failure_message"] = member.get("FailureMessage")
+            if not metas and not member.get("Targets") and not member.get("TargetMaps"):
+                # No fan-out: the member execution ran the runbook's steps itself.
+                if member.get("StepExecutions"):
+                    record["instances"].append(self._instance_from_execution(member, member))
+                return record
         metas.sort(key=lambda m: (self._target_of(m) or "", m.get("AutomationExecutionId") or ""))
         for meta in metas:
             record["instances"].append(self._instance(meta))
-        record["instances"].extend(self._not_started(member, record["instances"]))
-        if member.get("StepExecutionsTruncated") and ((member.get("ResolvedTargets") or {}).get("Truncated")):
-            record["targets_truncated"] = True
+        if member is not None:
+            record["instances"].extend(self._not_started(member, record["instances"]))
+            if member.get("StepExecutionsTruncated") and ((member.get("ResolvedTargets") or {}).get("Truncated")):
+                record["targets_truncated"] = True
         if any(i.get("read_error") for i in record["instances"]):
             record["read_status"] = "partial"
         return record
@@ -731,6 +738,7 @@ def gather(
     locations sorted by account and region.
     """
     ssm = factory.client("ssm", region)
+    getattr(factory, "caller_account", None)  # resolved once here, before the worker threads need it
     execution, steps = parent_steps(ssm, parent_id)
     parent_calls = 1 + ((len(steps) + PAGE_SIZE - 1) // PAGE_SIZE if execution.get("StepExecutionsTruncated") else 0)
     header = execution_header(execution)

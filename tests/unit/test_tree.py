@@ -197,6 +197,8 @@ def build_world(factory, layout, parent_region="eu-west-1", truncated=False):
             }
             kids.append(ex_id)
         ssm.children[member] = kids
+        if any(status != "Success" for _iid, status, _steps in instances):
+            step_out["StepStatus"] = ssm.executions[member]["AutomationExecutionStatus"] = "Failed"
         parent_steps.append(step_out)
     mgmt = factory.ssm(MGMT, parent_region)
     parent = {
@@ -293,18 +295,35 @@ def test_no_redundant_calls_one_page_per_50_children_and_one_get_per_instance():
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
     member = factory.ssm("222222222222", "eu-west-1")
     assert member.calls.count("describe_automation_executions") == 3
-    assert member.calls.count("get_automation_execution") == 1 + 120  # the member execution, then each instance
-    assert len(member.calls) == 124
+    assert member.calls.count("get_automation_execution") == 120  # each instance; the location succeeded
+    assert len(member.calls) == 123
     assert factory.ssm(MGMT, "eu-west-1").calls == ["get_automation_execution"]
     assert result["summary"]["instances"] == 120
-    assert result["summary"]["api_calls"] == 125
+    assert result["summary"]["api_calls"] == 124
+
+
+def test_a_failed_location_also_reads_its_member_execution_once():
+    factory = FakeFactory()
+    build_world(
+        factory,
+        {
+            ("222222222222", "eu-west-1"): [
+                ("i-%017d" % n, "Failed" if n == 7 else "Success", OK_STEPS) for n in range(60)
+            ]
+        },
+    )
+    tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    member = factory.ssm("222222222222", "eu-west-1")
+    assert member.calls.count("describe_automation_executions") == 2
+    assert member.calls.count("get_automation_execution") == 1 + 60
 
 
 def test_summary_only_counts_without_reading_instances():
     factory = FakeFactory()
     build_world(factory, demo_layout())
     result = tree.progress(factory, PARENT, "eu-west-1")
-    assert factory.calls("get_automation_execution") == 1 + 3  # the parent, and each readable member execution
+    # the parent, and the member executions of the two locations that did not succeed (for targets never started)
+    assert factory.calls("get_automation_execution") == 1 + 2
     assert result["progress"]["by_status"] == {"Success": 2, "Failed": 1, "TimedOut": 1}
 
 
@@ -409,7 +428,7 @@ def test_locations_are_read_in_parallel_within_the_bound():
     for (account, _region), ssm in factory.clients.items():
         if account != MGMT:
             ssm.barrier = barrier  # the first call of 4 locations only proceeds when 4 run at once
-            original = ssm.get_automation_execution
+            original = ssm.describe_automation_executions
 
             def wrapped(*args, _orig=original, **kwargs):
                 with lock:
@@ -421,7 +440,7 @@ def test_locations_are_read_in_parallel_within_the_bound():
                     with lock:
                         active["now"] -= 1
 
-            ssm.get_automation_execution = wrapped
+            ssm.describe_automation_executions = wrapped
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0, concurrency=4)
     assert result["summary"]["instances"] == 12
     assert active["max"] == 4
@@ -533,3 +552,30 @@ def test_member_without_targets_is_one_record():
     instances = result["locations"][0]["instances"]
     assert len(instances) == 1
     assert [s["step_name"] for s in instances[0]["steps"]] == ["CheckHostname", "CheckNTP"]
+
+
+def test_caller_identity_is_asked_once_whatever_the_threads():
+    factory = tree.ClientFactory(
+        session=boto3.session.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    )
+    asked = []
+    gate = threading.Barrier(8)
+
+    class Sts:
+        def get_caller_identity(self):
+            asked.append(1)
+            return {"Account": MGMT, "Arn": "arn:aws:iam::%s:user/x" % MGMT}
+
+    factory._base_client = lambda service, region=None: Sts()
+
+    def ask():
+        gate.wait(timeout=10)
+        return factory.caller_account
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert factory.caller_account == MGMT
+    assert len(asked) == 1
