@@ -39,6 +39,9 @@ def test_organization_tree_via_boto3(sandbox):
     accounts = org.list_accounts_for_parent(ParentId="ou-o2pk-paymnts1")["Accounts"]
     assert [(a["Id"], a["Name"]) for a in accounts] == [(PAYMENTS, "payments-prod")]
     assert {a["Id"] for a in org.list_accounts()["Accounts"]} == set(sandbox.world.accounts)
+    at_root = {a["Id"] for a in org.list_accounts_for_parent(ParentId="r-o2pk")["Accounts"]}
+    assert at_root == {MGMT}  # the management account sits under the root; every member is in an OU
+    assert org.list_parents(ChildId=MGMT)["Parents"] == [{"Id": "r-o2pk", "Type": "ROOT"}]
     mgmt = org.describe_account(AccountId=MGMT)["Account"]
     assert mgmt["Name"] == "management"
 
