@@ -756,7 +756,6 @@ def summarize_execution(execution):
         "status": execution.get("AutomationExecutionStatus"),
         "document_name": execution.get("DocumentName"),
         "document_version": execution.get("DocumentVersion"),
-        "automation_type": execution.get("AutomationType"),
         "start_time": _iso(execution.get("ExecutionStartTime")),
         "end_time": _iso(execution.get("ExecutionEndTime")),
         "failure_message": execution.get("FailureMessage"),

@@ -782,20 +782,25 @@ def render(source, fmt, title=None):
 def write_reports(source, dest, formats=FORMATS, basename="automation-report", title=None, check_mode=False):
     """Write each format to ``dest/basename.<ext>``; a file whose content would not change is left alone.
 
-    Returns ``{"files": {fmt: path}, "changed": [fmt...], "unchanged": [fmt...]}``.
+    Returns ``{"files": {fmt: path}, "changed": [fmt...], "unchanged": [fmt...], "before": {path: sha256 or None},
+    "after": {path: sha256}}``.
     """
     files = plan_files(dest, basename, list(formats))
     if not check_mode and not os.path.isdir(dest):
         os.makedirs(dest)
     changed = []
     unchanged = []
+    before = {}
+    after = {}
     for fmt, path in files.items():
         directory = dest if os.path.isdir(dest) else None
         fd, tmp = tempfile.mkstemp(prefix=".%s." % basename, suffix=EXTENSIONS[fmt], dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
                 RENDERERS[fmt](source, out, title)
-            if os.path.exists(path) and _digest(path) == _digest(tmp):
+            before[path] = _digest(path) if os.path.exists(path) else None
+            after[path] = _digest(tmp)
+            if before[path] == after[path]:
                 unchanged.append(fmt)
                 continue
             changed.append(fmt)
@@ -805,4 +810,4 @@ def write_reports(source, dest, formats=FORMATS, basename="automation-report", t
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    return {"files": files, "changed": changed, "unchanged": unchanged}
+    return {"files": files, "changed": changed, "unchanged": unchanged, "before": before, "after": after}

@@ -303,7 +303,6 @@ def execution_header(execution):
         "document_name": execution.get("DocumentName"),
         "document_version": execution.get("DocumentVersion"),
         "status": execution.get("AutomationExecutionStatus"),
-        "automation_type": execution.get("AutomationType"),
         "start_time": iso(execution.get("ExecutionStartTime")),
         "end_time": iso(execution.get("ExecutionEndTime")),
         "failure_message": execution.get("FailureMessage"),

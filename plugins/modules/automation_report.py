@@ -148,11 +148,9 @@ def main():
         "written": outcome["changed"],
         "summary": source.summary(),
     }
-    if module._diff and outcome["changed"]:
-        result["diff"] = {
-            "before": "".join("%s: previous content\n" % outcome["files"][f] for f in outcome["changed"]),
-            "after": "".join("%s: new content\n" % outcome["files"][f] for f in outcome["changed"]),
-        }
+    if module._diff:
+        # File digests (sha256) before and after: the reports themselves are too big for a diff.
+        result["diff"] = {"before": {"files": outcome["before"]}, "after": {"files": outcome["after"]}}
     module.exit_json(**result)
 
 
