@@ -47,15 +47,24 @@ class VirtualClock:
 
 
 class Timer:
-    __slots__ = ("cancelled", "due", "fn")
+    __slots__ = ("cancelled", "due", "fn", "owner")
 
-    def __init__(self, due: float, fn: Callable[[], None]):
+    def __init__(self, due: float, fn: Callable[[], None], owner: Scheduler | None = None):
         self.due = due  # virtual time
         self.fn = fn
         self.cancelled = False
+        self.owner = owner
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.fn = _noop  # drop what the callback holds on to
+            if self.owner is not None:
+                self.owner._cancelled_one()
+
+
+def _noop() -> None:
+    return None
 
 
 class Scheduler:
@@ -68,6 +77,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._stopped = False
         self._busy = 0
+        self._cancelled = 0
         self._logical = 0.0
         self._pool = ThreadPoolExecutor(max_workers=blocking_workers, thread_name_prefix=f"{name}-blocking")
         self._thread = threading.Thread(target=self._run, name=f"{name}-dispatcher", daemon=True)
@@ -81,7 +91,7 @@ class Scheduler:
 
     # -- scheduling -------------------------------------------------------------------------------------------
     def call_at(self, virtual_time: float, fn: Callable[[], None]) -> Timer:
-        timer = Timer(virtual_time, fn)
+        timer = Timer(virtual_time, fn, self)
         with self._cond:
             heapq.heappush(self._heap, (virtual_time, next(self._seq), timer))
             self._cond.notify()
@@ -92,6 +102,15 @@ class Scheduler:
 
     def call_soon(self, fn: Callable[[], None]) -> Timer:
         return self.call_at(self.now(), fn)
+
+    def _cancelled_one(self) -> None:
+        """Cancelled timers stay in the heap until due (a delivery timeout is an hour away); purge them in bulk."""
+        with self._cond:
+            self._cancelled += 1
+            if self._cancelled > 10000 and self._cancelled * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
 
     def run_blocking(self, work: Callable[[], object], done: Callable[[object, BaseException | None], None]) -> None:
         """Run ``work`` in the bounded pool; ``done(result, error)`` then runs on the dispatcher thread."""
@@ -119,8 +138,10 @@ class Scheduler:
     def clear(self) -> None:
         with self._cond:
             for _, _, timer in self._heap:
-                timer.cancel()
+                timer.cancelled = True
+                timer.fn = _noop
             self._heap.clear()
+            self._cancelled = 0
 
     def stop(self) -> None:
         with self._cond:
@@ -143,6 +164,7 @@ class Scheduler:
                     return
                 due, _, timer = heapq.heappop(self._heap)
                 if timer.cancelled:
+                    self._cancelled = max(0, self._cancelled - 1)
                     continue
                 self._busy += 1
                 self._logical = max(self._logical, due)

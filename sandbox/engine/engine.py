@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import re
+import sys
 import threading
 from typing import Any
 
@@ -983,7 +984,7 @@ class Engine:
 
     def _inputs(self, ex: Execution, step: rb.Step, rec: StepExecution) -> dict:
         resolved = ex.ctx.substitute(step.inputs)
-        rec.inputs = {k: json.dumps(v) for k, v in resolved.items()}
+        rec.inputs = {k: _shared(json.dumps(v)) for k, v in resolved.items()}  # mostly identical across targets
         return resolved
 
     def _run_command(self, ex: Execution, step: rb.Step, rec: StepExecution) -> None:
@@ -1598,6 +1599,10 @@ class Engine:
             "SourceId": inst.instance_id,
             "SourceType": "AWS::EC2::Instance",
         }
+
+
+def _shared(text: str) -> str:
+    return sys.intern(text) if len(text) <= 8192 else text
 
 
 def _tags(instance) -> dict:
