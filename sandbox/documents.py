@@ -213,7 +213,7 @@ def install(sb) -> None:
     def list_document_versions(call: Call) -> dict:
         found = _resolve(call)
         if found is None:
-            raise PassThrough()
+            return _customer_document_versions(sb, call)
         name = found[0]
         return {
             "DocumentVersions": [
@@ -232,3 +232,46 @@ def install(sb) -> None:
     sb.register("ssm", "GetDocument", get_document)
     sb.register("ssm", "ListDocuments", list_documents)
     sb.register("ssm", "ListDocumentVersions", list_document_versions)
+
+
+def _customer_document_versions(sb, call: Call) -> dict:
+    """ListDocumentVersions for the account's own documents, which moto 5.2 does not serve (HTTP 500).
+
+    Read from moto's SSM backend (no writes). Newest version first, as the API reference's example shows;
+    MaxResults 1-50 (default 50) with an opaque NextToken (API reference, ListDocumentVersions).
+    """
+    name = call.params.get("Name", "")
+    if name.startswith("arn:"):
+        name = name.rsplit("/", 1)[-1]
+    backend = sb.moto_backend("ssm", call.account_id, call.region)
+    documents = backend._documents.get(name)  # noqa: SLF001 - read-only view of moto's state
+    if not documents:
+        raise AwsError("InvalidDocument", "The specified document does not exist.", 400)
+    max_results = int(call.params.get("MaxResults") or 50)
+    if not 1 <= max_results <= 50:
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: "
+            "Member must have value less than or equal to 50",
+            400,
+        )
+    start = int(call.params.get("NextToken") or 0)
+    ordered = sorted(documents.versions.values(), key=lambda d: int(d.document_version), reverse=True)
+    page = ordered[start : start + max_results]
+    versions = []
+    for doc in page:
+        item = {
+            "Name": doc.name,
+            "CreatedDate": doc.created_date,
+            "DocumentVersion": doc.document_version,
+            "IsDefaultVersion": doc.document_version == documents.default_version,
+            "DocumentFormat": doc.document_format,
+            "Status": doc.status,
+        }
+        if doc.version_name:
+            item["VersionName"] = doc.version_name
+        versions.append(item)
+    out = {"DocumentVersions": versions}
+    if start + max_results < len(ordered):
+        out["NextToken"] = str(start + max_results)
+    return out

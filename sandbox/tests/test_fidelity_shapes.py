@@ -6,6 +6,8 @@ validated with sandbox.fidelity. Errors the layer renders are checked to parse i
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import botocore.exceptions
 import pytest
@@ -121,6 +123,25 @@ def test_aws_owned_document_responses(private, rec):
     check(rec, "ssm", "GetDocument", ssm.get_document(Name="AWS-RunShellScript", DocumentFormat="YAML"))
     check(rec, "ssm", "ListDocuments", ssm.list_documents(Filters=[{"Key": "Owner", "Values": ["Amazon"]}]))
     check(rec, "ssm", "ListDocumentVersions", ssm.list_document_versions(Name="AWS-RunShellScript"))
+
+
+def test_customer_document_versions_newest_first_and_paginated(private, rec):
+    """ListDocumentVersions on an account's own document (moto 5.2 answers HTTP 500): newest first, paginated."""
+    ssm = client(private, rec, "ssm", creds=private.credentials(PAYMENTS))
+    body = {"schemaVersion": "0.3", "mainSteps": [{"name": "S", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}}]}
+    ssm.create_document(Name="fidelity-versions", Content=json.dumps(body), DocumentType="Automation")
+    body["description"] = "v2"
+    ssm.update_document(Name="fidelity-versions", Content=json.dumps(body), DocumentVersion="$LATEST")
+    first = ssm.list_document_versions(Name="fidelity-versions", MaxResults=1)
+    check(rec, "ssm", "ListDocumentVersions", first)
+    assert [v["DocumentVersion"] for v in first["DocumentVersions"]] == ["2"]
+    assert first["DocumentVersions"][0]["IsDefaultVersion"] is False
+    second = ssm.list_document_versions(Name="fidelity-versions", MaxResults=1, NextToken=first["NextToken"])
+    assert [(v["DocumentVersion"], v["IsDefaultVersion"]) for v in second["DocumentVersions"]] == [("1", True)]
+    assert "NextToken" not in second
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ssm.list_document_versions(Name="no-such-document")
+    assert err.value.response["Error"]["Code"] == "InvalidDocument"
 
 
 def test_stackset_responses(private, rec):
