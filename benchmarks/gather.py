@@ -27,6 +27,7 @@ The targets are printed, never asserted: a missed target is reported as MISSED, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -64,6 +65,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, help="ours: locations at once (default: the module's, 16)")
     parser.add_argument("--rate", type=float, help="ours: calls/s per location (default: the module's, 10)")
+    parser.add_argument(
+        "--also-concurrency",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="N",
+        help="extra ours runs with these concurrencies (rows ours@cN), to see what concurrency or CPU limits",
+    )
     parser.add_argument(
         "--retry-mode", choices=["adaptive", "standard"], help="ours: botocore retry mode (default: the module's)"
     )
@@ -104,6 +113,7 @@ def params_from(args: argparse.Namespace) -> Params:
         p.rate = args.rate
     if args.retry_mode:
         p.retry_mode = args.retry_mode
+    p.also_concurrency = list(args.also_concurrency or [])
     return p
 
 
@@ -165,10 +175,23 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
             plan.append(("ansible", "ansible", faults))
         if p.throttle_rate:
             plan.append(("ours+throttle", "ours", harness.fault_rules(p.latency_ms, p.tps, p.throttle_rate)))
+        for n in p.also_concurrency:
+            plan.append((f"ours@c{n}", "ours", faults))
         for name, kind, rules in plan:
             say(f"{name}: running (faults {rules})")
+            variant = p
+            if name.startswith("ours@c"):
+                variant = dataclasses.replace(p, concurrency=int(name[len("ours@c") :]))
             result = harness.run_contender(
-                name, handle, workdir, pid, region, p, kind=kind, faults=rules, profile=p.profile and name == "ours"
+                name,
+                handle,
+                workdir,
+                pid,
+                region,
+                variant,
+                kind=kind,
+                faults=rules,
+                profile=p.profile and name == "ours",
             )
             result.detail["loadavg_after"] = harness.loadavg()
             runs[name] = result
@@ -342,6 +365,15 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
         f"bound = max_loc(calls_loc / T) + L x D = {bound['max_calls_in_a_location']}/{p.tps:g} + "
         f"{p.latency_ms:g} ms x {bound['sequential_depth']} = {bound['seconds']:.2f} s",
     ]
+    ours = runs.get("ours")
+    if ours and ours.calls:
+        lines.append(
+            f"CPU: ours' process used {ours.client_cpu_s:.1f} s of CPU for {ours.calls} calls "
+            f"({1000 * ours.client_cpu_s / ours.calls:.2f} ms/call, botocore and client creation); one Python process "
+            f"runs Python on one core at a time (GIL), so at this cost it needs about {ours.client_cpu_s:.1f} s of "
+            f"one core however concurrent it is; the sandbox used {ours.sandbox_cpu_s:.1f} s "
+            f"({1000 * ours.sandbox_cpu_s / ours.calls:.2f} ms/call) on the same {m['nproc']} CPUs"
+        )
     ansible = runs.get("ansible")
     if ansible and "ours" in runs:
         tasks = ansible.detail.get("tasks") or {}

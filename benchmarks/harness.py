@@ -97,7 +97,7 @@ class Params:
     large: bool = False
     profile: bool = False
     probe: bool = True
-    extra: dict = field(default_factory=dict)
+    also_concurrency: list = field(default_factory=list)
 
     @property
     def locations(self) -> int:
@@ -202,7 +202,8 @@ class ProfiledSandbox(sandbox_testing.SandboxHandle):
             str(self.rate),
             "--format",
             "raw",
-            "--threads",
+            "--gil",
+            "--nonblocking",
             "--output",
             str(self.profile_out),
             "--",
@@ -579,7 +580,7 @@ def run_contender(
         cmd = [sys.executable, str(CONTENDERS), kind, str(spec_path)]
         if profile:
             pyspy = Path(sys.executable).parent / "py-spy"
-            cmd = [str(pyspy), "record", "--rate", "100", "--format", "raw", "--threads",
+            cmd = [str(pyspy), "record", "--rate", "100", "--format", "raw", "--gil", "--nonblocking",
                    "--output", str(workdir / f"{name}.pyspy.txt"), "--", *cmd]  # fmt: skip
     handle.set_faults(faults or [])
     spid = server_pid(handle)
