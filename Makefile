@@ -86,7 +86,7 @@ galaxy-build: collections
 	$(BIN)/python scripts/galaxy_build_check.py
 
 bench: collections
-	$(BIN)/python benchmarks/gather.py
+	$(BIN)/python benchmarks/gather.py $(ARGS)
 
 clean:
 	rm -rf $(BUILD) reports
