@@ -448,6 +448,8 @@ class Engine:
                         "original call to the API with the same idempotency token.",
                     )
                 return {"AutomationExecutionId": seen[0]}
+        if len(p.get("Tags") or []) > 5:  # API reference: "you can specify a maximum of 5 tags" at start
+            raise validation("StartAutomationExecution accepts at most 5 tags (add more with AddTagsToResource).")
         if p.get("TargetLocationsURL"):
             raise validation("TargetLocationsURL is not supported by the sandbox; pass TargetLocations.")
         mode = p.get("Mode", "Auto")

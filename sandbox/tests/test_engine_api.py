@@ -212,12 +212,14 @@ def test_api_limits_answer_validation_exception(box, ssm):
         {"MaxErrors": "x", "TargetParameterName": "InstanceId", "Targets": [{"Key": "tag:role", "Values": ["app"]}]},
         {"Parameters": {"InstanceId": ["i" * 513]}},
         {"ClientToken": "not-a-uuid-at-all-not-a-uuid-at-all!"},
+        {"Parameters": {"InstanceId": ["i-1"]}, "Tags": [{"Key": f"k{n}", "Value": "v"} for n in range(6)]},
     ]
     for extra in cases:
         with pytest.raises(botocore.exceptions.ClientError) as err:
             ssm.start_automation_execution(DocumentName=name, **extra)
         assert err.value.response["Error"]["Code"] == "ValidationException", extra
-        assert "validation error detected: Value" in err.value.response["Error"]["Message"]
+        if "Tags" not in extra:
+            assert "validation error detected: Value" in err.value.response["Error"]["Message"]
     with pytest.raises(botocore.exceptions.ClientError) as err:
         ssm.start_automation_execution(DocumentName=name, **cases[0])
     assert (
