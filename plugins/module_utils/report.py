@@ -218,8 +218,8 @@ class Source:
             for record in self.locations():
                 summary.add(record)
             self._summary = summary.as_dict()
-            self._summary.pop("api_calls", None)
-            self._summary.pop("retries", None)
+            for bookkeeping in ("api_calls", "retries", "credential_renewals"):
+                self._summary.pop(bookkeeping, None)
         return self._summary
 
 

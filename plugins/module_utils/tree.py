@@ -53,6 +53,7 @@ UUID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]
 # Output keys, in order of preference, under which a parent's location step names its member execution.
 MEMBER_ID_KEYS = ("ExecutionId", "AutomationExecutionId", "ChildAutomationExecutionId", "ExecutionIds")
 PAGE_SIZE = 50
+RENEWALS = 3  # credential renewals per call, when AWS answers that they expired
 COMMAND_STDOUT_MAX = 24000
 COMMAND_STDERR_MAX = 8000
 
@@ -338,6 +339,7 @@ class LocationReader:
         self.pacer = pacer or Pacer(rate)
         self.calls = 0
         self.retries = 0
+        self.renewals = 0
         self.errors = 0
         self._clients = {}
 
@@ -348,23 +350,25 @@ class LocationReader:
         return client
 
     def call(self, service, operation, **kwargs):
-        """One paced API call; renews the account's credentials once if AWS says they expired."""
-        for attempt in (0, 1):
+        """One paced API call. When AWS says the credentials expired (possibly while botocore was retrying a
+        throttled call), they are renewed and the call made again, up to ``RENEWALS`` times."""
+        attempt = 0
+        while True:
             self.pacer.take()
             self.calls += 1
             try:
                 response = getattr(self._client(service), operation)(**kwargs)
             except Exception as e:  # pylint: disable=broad-except
                 self.retries += _retry_attempts(getattr(e, "response", None))
-                code = error_info(e)["code"]
-                if attempt == 0 and code in EXPIRED_CODES:
+                if attempt < RENEWALS and error_info(e)["code"] in EXPIRED_CODES:
+                    attempt += 1
+                    self.renewals += 1
                     self.factory.invalidate(self.account)
                     self._clients.clear()
                     continue
                 raise
             self.retries += _retry_attempts(response)
             return response
-        raise RuntimeError("unreachable")  # pragma: no cover
 
     def children(self, member_id):
         token = None
@@ -594,6 +598,7 @@ class Summary:
         self.failures_total = 0
         self.api_calls = 0
         self.retries = 0
+        self.renewals = 0
         self.read_errors = 0
 
     @staticmethod
@@ -704,6 +709,7 @@ class Summary:
             "read_errors": self.read_errors,
             "api_calls": self.api_calls,
             "retries": self.retries,
+            "credential_renewals": self.renewals,
         }
 
 
@@ -761,12 +767,14 @@ def gather(
             record = dict(location, read_status="failed", read_error=error_info(e), instances=[])
         record["api_calls"] = reader.calls
         record["retries"] = reader.retries
+        record["credential_renewals"] = reader.renewals
         return record
 
     def finish(record):
         summary.add(record)
         summary.api_calls += record.get("api_calls", 0)
         summary.retries += record.get("retries", 0)
+        summary.renewals += record.get("credential_renewals", 0)
         if callback:
             callback(record)
         if kept is not None:

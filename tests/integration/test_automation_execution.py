@@ -15,6 +15,7 @@ import pytest
 import yaml
 from support.ansible_run import run_module
 
+from sandbox.generate import generate_world
 from sandbox.testing import SandboxHandle
 from sandbox.world import DEMO_WORLD
 
@@ -546,49 +547,29 @@ def test_location_whose_reader_role_is_missing_is_reported_with_its_reason(tmp_p
     assert any(f["account"] == "333344445555" and f["status"] == "ReadFailed" for f in info["summary"]["failures"])
 
 
-def split_world(count=60):
-    """The demo organization plus ``count`` small accounts under a Bulk OU, one tagged instance each."""
-    world = yaml.safe_load(DEMO_WORLD.read_text())
-    world["name"] = "split"
-    world["organizational_units"].append({"id": "ou-o2pk-bulk0001", "name": "Bulk"})
-    for n in range(count):
-        world["accounts"].append(
-            {
-                "id": "9%011d" % n,
-                "name": "bulk-%02d" % n,
-                "email": "bulk-%02d@example.com" % n,
-                "parent": "ou-o2pk-bulk0001",
-                "instances": [
-                    {
-                        "name": "bulk-%02d" % n,
-                        "region": TOKYO,
-                        "tags": {"ssm-automation": "true"},
-                        "os_profile": "amazon-linux-2023",
-                    }
-                ],
-            }
-        )
-    return world
-
-
 def test_more_than_50_accounts_are_split_into_several_target_locations(tmp_path, sandbox_factory):
-    box = sandbox_factory(split_world(60), name="split")
-    create_runbook(box.client("ssm", region=TOKYO))
-    bulk = sorted(box.world.descendants("ou-o2pk-bulk0001"))
-    assert len(bulk) == 60
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": bulk, "regions": [TOKYO]}],
-            "wait": True,
-            "poll_interval": 1,
-            "concurrency": 8,
-        },
+    world = generate_world(accounts=60, regions=1, instances=1, name="split")
+    region = world["regions"][0]
+    box = sandbox_factory(world, name="split")
+    create_runbook(box.client("ssm", region=region))
+    members = sorted(box.world.member_account_ids)
+    assert len(members) == 60
+    env = dict(box.env, AWS_REGION=region, AWS_DEFAULT_REGION=region)
+    started = clean(
+        run_module(
+            tmp_path,
+            EXEC,
+            {
+                "document_name": "check-os",
+                "parameters": CHECKS,
+                "targets": {"tags": {"ssm-automation": "true"}},
+                "target_locations": [{"accounts": members, "regions": [region]}],
+                "wait": True,
+                "poll_interval": 1,
+                "concurrency": 8,
+            },
+            env=env,
+        )
     )
     assert not started.get("failed"), started.get("msg")
     assert started["split"] == [
@@ -601,11 +582,79 @@ def test_more_than_50_accounts_are_split_into_several_target_locations(tmp_path,
         }
     ]
     assert [len(t["Accounts"]) for t in started["target_locations"]] == [50, 10]
-    parent = box.client("ssm", region=TOKYO).get_automation_execution(
+    parent = box.client("ssm", region=region).get_automation_execution(
         AutomationExecutionId=started["automation_execution_id"]
     )["AutomationExecution"]
     assert [len(t["Accounts"]) for t in parent["TargetLocations"]] == [50, 10]
-    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"], "concurrency": 8})
-    assert harvested(info) == expected(box.world, set(bulk), {TOKYO})
+    info = clean(
+        run_module(
+            tmp_path, INFO, {"automation_execution_id": started["automation_execution_id"], "concurrency": 8}, env=env
+        )
+    )
+    assert harvested(info) == expected(box.world, set(members), {region})
     assert info["summary"]["locations"] == 60
-    assert info["summary"]["instances_by_status"] == {"Success": 60}
+    assert info["summary"]["instances"] == 60
+    assert all(loc["read_status"] == "ok" for loc in info["locations"])
+
+
+def outcome(info):
+    """What a harvest says, without its bookkeeping: every location, instance and step with its status and outputs."""
+    return sorted(
+        (
+            loc["account"],
+            loc["region"],
+            loc["status"],
+            inst["instance_id"],
+            inst["status"],
+            tuple((st["step_name"], st["status"], json.dumps(st["outputs"], sort_keys=True)) for st in inst["steps"]),
+        )
+        for loc in info["locations"]
+        for inst in loc["instances"]
+    )
+
+
+def test_throttling_and_expiring_credentials_lose_nothing(tmp_path, box):
+    started = run(
+        tmp_path,
+        box,
+        EXEC,
+        {
+            "document_name": "check-os",
+            "parameters": CHECKS,
+            "targets": {"tags": {"ssm-automation": "true"}},
+            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
+            "wait": True,
+            "poll_interval": 1,
+            "progress": False,
+        },
+    )
+    params = {
+        "automation_execution_id": started["automation_execution_id"],
+        "rate": 1,
+    }  # slow: credentials expire mid-location
+    clean_run = run(tmp_path, box, INFO, params)
+    members = sorted(box.world.descendants(WORKLOADS))
+    seq = box.last_seq()
+    box.set_faults(
+        [
+            {"service": "ssm", "account": members, "throttle_rate": 0.3},
+            {"service": "sts", "action": "AssumeRole", "account": members, "credential_expiry_seconds": 1},
+        ]
+    )
+    try:
+        faulty = run(tmp_path, box, INFO, params)
+    finally:
+        box.clear_faults()
+    log = box.requests(seq)
+    assert any(r["error_code"] == "ThrottlingException" for r in log)
+    # The sandbox answers expired credentials (ExpiredTokenException) before its request log, so the renewals are
+    # seen as extra AssumeRole calls (below).
+    assert not faulty.get("failed"), faulty.get("msg")
+    assert all(loc["read_status"] == "ok" for loc in faulty["locations"]), [
+        (loc["account"], loc["read_error"]) for loc in faulty["locations"] if loc["read_status"] != "ok"
+    ]
+    assert outcome(faulty) == outcome(clean_run)
+    assert faulty["summary"]["retries"] > 0
+    assert faulty["summary"]["credential_renewals"] > 0
+    assumed = [r for r in log if r["action"] == "AssumeRole"]
+    assert len(assumed) > len(members)  # credentials renewed after expiring mid-gather

@@ -360,6 +360,21 @@ def test_expired_credentials_are_renewed_once_and_the_call_retried():
     assert loc["read_status"] == "ok"
     assert len(loc["instances"]) == 2
     assert factory.invalidated == ["222222222222"]
+    assert result["summary"]["credential_renewals"] == 1
+
+
+def test_credentials_renewed_a_bounded_number_of_times():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    member = factory.ssm("222222222222", "eu-west-1")
+    member.fail["describe_automation_executions"] = [
+        client_error("ExpiredTokenException", "expired") for _ in range(10)
+    ]
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    loc = [r for r in result["locations"] if r["account"] == "222222222222" and r["region"] == "eu-west-1"][0]
+    assert loc["read_status"] == "failed"
+    assert loc["read_error"]["code"] == "ExpiredTokenException"
+    assert member.calls.count("describe_automation_executions") == 1 + tree.RENEWALS
 
 
 def test_an_instance_that_cannot_be_read_keeps_its_status_and_reason():
