@@ -34,6 +34,7 @@ MAX_REGIONS_PER_LOCATION = 50
 MAX_EXCLUDE_ACCOUNTS = 5000
 MAX_TARGET_LOCATIONS = 100
 MAX_TARGETS = 5
+MAX_TAGS = 5  # "You can specify a maximum of five tags for an automation" (API reference, StartAutomationExecution)
 MAX_TARGET_VALUES = 50
 MAX_PARAMETER_VALUES = 50
 MAX_PARAMETER_VALUE_LENGTH = 512
@@ -428,8 +429,18 @@ def build_request(options, regions=None):
         if len(value) > 256:
             raise InvalidInput("tags.%s" % key, "tag values are at most 256 characters")
         tag_list.append({"Key": str(key), "Value": value})
-    if len(tag_list) > 49:
-        raise InvalidInput("tags", "at most 49 tags (AWS allows 50; one is used for the idempotency key)")
+    keyed = bool(options.get("idempotency_key") or options.get("client_token"))
+    limit = MAX_TAGS - 1 if keyed else MAX_TAGS
+    if len(tag_list) > limit:
+        raise InvalidInput(
+            "tags",
+            "has %d tags; StartAutomationExecution accepts at most %d%s"
+            % (
+                len(tag_list),
+                MAX_TAGS,
+                " and one holds the idempotency key, so at most %d here" % limit if keyed else "",
+            ),
+        )
     if tag_list:
         request["Tags"] = tag_list
     token = options.get("client_token")

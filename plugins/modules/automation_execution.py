@@ -165,7 +165,8 @@ options:
     type: str
   tags:
     description:
-      - Tags put on the execution, key to value.
+      - Tags put on the execution, key to value. AWS accepts at most 5 at start; with I(idempotency_key) or
+        I(client_token) one of them holds the key, so at most 4 here.
     type: dict
   idempotency_key:
     description:

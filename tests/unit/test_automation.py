@@ -60,6 +60,16 @@ def test_tags_and_all_instances_are_exclusive():
     assert "tags and all_instances are mutually exclusive" in e.value.message
 
 
+def test_at_most_five_tags_and_four_with_an_idempotency_key():
+    five = {"k%d" % i: "v" for i in range(5)}
+    assert len(automation.build_request(options(tags=five), regions=REGIONS)["request"]["Tags"]) == 5
+    with pytest.raises(InvalidInput) as e:
+        automation.build_request(options(tags=dict(five, k5="v")), regions=REGIONS)
+    assert e.value.field == "tags"
+    with pytest.raises(InvalidInput, match="at most 4 here"):
+        automation.build_request(options(tags=five, idempotency_key="job"), regions=REGIONS)
+
+
 def test_too_many_target_keys():
     with pytest.raises(InvalidInput, match="at most 5 target keys"):
         automation.build_targets({"tags": {"k%d" % i: "v" for i in range(6)}})
