@@ -56,6 +56,8 @@ def _content(description: str, commands_desc: str, plugin: str, verb: str) -> di
     }
 
 
+_PLATFORMS = ("Windows", "Linux", "MacOS")  # the PlatformType enum of the SSM API model
+
 AWS_DOCUMENTS = {
     "AWS-RunShellScript": {
         "content": _content(
@@ -154,7 +156,13 @@ def install(sb) -> None:
     def describe_document(call: Call) -> dict:
         found = _resolve(call)
         if found is None:
-            raise PassThrough()
+            data = call.forward_json()
+            doc = data.get("Document") or {}
+            # moto 5.2 answers PlatformTypes ["Not Implemented (moto)"], outside the API's enum. AWS derives it from
+            # the document's plugins; an Automation runbook reports every platform.
+            if any(p not in _PLATFORMS for p in doc.get("PlatformTypes") or []):
+                doc["PlatformTypes"] = list(_PLATFORMS)
+            return data
         return {"Document": describe(found[0])}
 
     def get_document(call: Call) -> dict:

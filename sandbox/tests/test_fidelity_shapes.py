@@ -132,6 +132,7 @@ def test_customer_document_versions_newest_first_and_paginated(private, rec):
     ssm.create_document(Name="fidelity-versions", Content=json.dumps(body), DocumentType="Automation")
     body["description"] = "v2"
     ssm.update_document(Name="fidelity-versions", Content=json.dumps(body), DocumentVersion="$LATEST")
+    check(rec, "ssm", "DescribeDocument", ssm.describe_document(Name="fidelity-versions"))
     first = ssm.list_document_versions(Name="fidelity-versions", MaxResults=1)
     check(rec, "ssm", "ListDocumentVersions", first)
     assert [v["DocumentVersion"] for v in first["DocumentVersions"]] == ["2"]
