@@ -658,3 +658,28 @@ def test_throttling_and_expiring_credentials_lose_nothing(tmp_path, box):
     assert faulty["summary"]["credential_renewals"] > 0
     assumed = [r for r in log if r["action"] == "AssumeRole"]
     assert len(assumed) > len(members)  # credentials renewed after expiring mid-gather
+
+
+def test_no_secret_in_results_or_verbose_output(tmp_path, box):
+    started = run_module(
+        tmp_path,
+        EXEC,
+        {
+            "document_name": "check-os",
+            "parameters": CHECKS,
+            "targets": {"tags": {"ssm-automation": "true"}},
+            "target_locations": [{"accounts": ["ou-o2pk-security"], "regions": [TOKYO]}],
+            "wait": True,
+            "poll_interval": 1,
+        },
+        env=box.env,
+        verbosity=3,
+    )
+    info = run_module(
+        tmp_path, INFO, {"automation_execution_id": started["automation_execution_id"]}, env=box.env, verbosity=3
+    )
+    for result in (started, info):
+        text = json.dumps(result)
+        assert box.secret_key not in text
+        assert "SessionToken" not in text and "SecretAccessKey" not in text
+    assert info["summary"]["instances"] == len(expected(box.world, {"555566667777"}, {TOKYO}))
