@@ -51,7 +51,8 @@ options:
     default: false
   summary_only:
     description:
-      - Only count instance executions by status (RV(progress)), without reading each one. Cheap enough to poll.
+      - Only count instance executions by status (RV(progress)), without reading each one, and return no
+        RV(locations), only the counts and RV(summary). Cheap enough to poll.
     type: bool
     default: false
     aliases: [progress]
@@ -138,7 +139,7 @@ locations:
     - Each instance has C(instance_id), C(execution_id), C(status), C(start_time), C(end_time), C(failure_message),
       C(read_error) and C(steps); each step C(step_name), C(action), C(status), C(start_time), C(end_time),
       C(outputs), C(failure_message), C(response_code), and with I(full_output) C(stdout) and C(stderr).
-  returned: without dest
+  returned: without dest or summary_only
   type: list
   elements: dict
 summary:
@@ -236,7 +237,7 @@ def main():
             full_output=params["full_output"],
             summary_only=params["summary_only"],
             callback=writer.location if writer else None,
-            keep=writer is None,
+            keep=writer is None and not params["summary_only"],
             max_failures=params["max_failures"],
             on_header=on_header if writer else None,
         )
@@ -261,7 +262,7 @@ def main():
         writer.close()
         output["dest"] = params["dest"]
         output["records_written"] = writer.lines
-    else:
+    elif not params["summary_only"]:
         output["locations"] = result["locations"]
     module.exit_json(**output)
 
