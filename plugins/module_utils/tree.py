@@ -160,6 +160,8 @@ class ClientFactory:
 
     def caller_identity(self):
         """sts:GetCallerIdentity, once per factory whatever the number of threads asking."""
+        if self._caller is not None:
+            return self._caller
         with self._caller_lock:
             if self._caller is None:
                 ident = self._base_client("sts", self.session.region_name or "us-east-1").get_caller_identity()
