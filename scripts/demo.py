@@ -96,6 +96,28 @@ class Sandbox:
         except OSError:
             return False
 
+    def world_names(self) -> dict:
+        """Instance id -> "name (what is special about it)", from the sandbox's own view of its world."""
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/_sandbox/world", timeout=10) as resp:  # noqa: S310 (loopback)
+                world = json.loads(resp.read())
+        except (OSError, ValueError):
+            return {}
+        names = {}
+        for inst in world.get("instances", []):
+            notes = [
+                n
+                for n, on in (
+                    ("Windows", inst.get("platform") == "Windows"),
+                    ("stopped", inst.get("state") == "stopped"),
+                    ("unmanaged", not inst.get("managed", True)),
+                    (inst.get("os_profile", ""), True),
+                )
+                if on and n
+            ]
+            names[inst["instance_id"]] = f"{inst.get('name', '?')} ({', '.join(notes)})"
+        return names
+
     def stop(self) -> None:
         if not self.proc or self.proc.poll() is not None:
             return
@@ -189,33 +211,28 @@ def read_results(run_dir: Path) -> list[dict]:
     return records
 
 
-def summary_table(records: list[dict]) -> str:
+def summary_table(records: list[dict], names: dict | None = None) -> str:
+    names = names or {}
     rows = []
     for loc in sorted(records, key=lambda r: (r["account"], r["region"])):
         instances = loc.get("instances") or []
         if not instances:
             reason = (loc.get("read_error") or {}).get("message") or loc.get("failure_message") or ""
-            rows.append((loc["account"], loc["region"], "-", loc.get("status") or "?", "", reason[:60]))
+            rows.append((loc["account"], loc["region"], "-", "", loc.get("status") or "?", "", reason[:60]))
         for inst in instances:
             bad = [s for s in inst.get("steps") or [] if s.get("status") not in ("Success", "Pending", None)]
             step = f"{bad[0]['step_name']} {bad[0]['status']}" if bad else ""
             reason = (bad[0].get("failure_message") if bad else "") or inst.get("failure_message") or ""
+            iid = inst.get("instance_id") or "?"
             rows.append(
-                (
-                    loc["account"],
-                    loc["region"],
-                    inst.get("instance_id") or "?",
-                    inst.get("status") or "?",
-                    step,
-                    reason[:60],
-                )
+                (loc["account"], loc["region"], iid, names.get(iid, ""), inst.get("status") or "?", step, reason[:50])
             )
-    head = ("account", "region", "instance", "status", "first failed step", "reason")
+    head = ("account", "region", "instance", "name", "status", "first failed step", "reason")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     fmt = "  ".join(f"{{:{w}}}" for w in widths)
     out = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*map(str, r)) for r in rows]
-    counts = Counter(r[3] for r in rows if r[2] != "-")
+    counts = Counter(r[4] for r in rows if r[2] != "-")
     empty = sum(1 for r in rows if r[2] == "-")
     out.append("")
     line = f"{sum(counts.values())} instance(s): " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
@@ -279,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         records = read_results(run_dir) if run_dir else []
         if records:
             say(f"automation execution {execution_id}")
-            say(summary_table(records))
+            say(summary_table(records, sandbox.world_names()))
         else:
             say("no results were gathered (see the playbook output above).")
         say()
