@@ -13,7 +13,7 @@ accounts"):
   ``ParentAutomationExecutionId`` is the member execution. Only that account's credentials see them.
 
 :func:`gather` reads it all: locations in parallel (a bounded thread pool), calls within a location paced
-(a token bucket per location) and retried with jittered backoff (botocore's ``adaptive``/``standard`` retry
+(a token bucket per location) and retried with jittered backoff (botocore's ``standard``/``adaptive`` retry
 modes), every list paginated, and no redundant call: per location one DescribeAutomationExecutions page per
 50 children (filter ``ParentExecutionId``) and one GetAutomationExecution per instance execution. Member
 accounts are read by assuming ``role_name``; credentials are cached per account and renewed before they
@@ -118,7 +118,7 @@ class ClientFactory:
         session=None,
         role_name=DEFAULT_READER_ROLE,
         endpoint_url=None,
-        retry_mode="adaptive",
+        retry_mode="standard",
         max_attempts=10,
         verify=None,
         duration_seconds=3600,

@@ -68,10 +68,12 @@ options:
     default: 10.0
   retry_mode:
     description:
-      - botocore retry mode for member-account calls; C(adaptive) also slows down client-side after throttling.
+      - botocore retry mode for member-account calls. Both retry throttling and transient errors with jittered
+        exponential backoff; C(adaptive) also rate-limits the client after a throttle, which I(rate) already does
+        per location, so C(standard) is the default (measured faster under throttling).
     type: str
     choices: [standard, adaptive]
-    default: adaptive
+    default: standard
   max_attempts:
     description:
       - botocore's maximum attempts per call (first call included) on throttling and transient errors.
@@ -189,7 +191,7 @@ def main():
             "summary_only": {"type": "bool", "default": False, "aliases": ["progress"]},
             "concurrency": {"type": "int", "default": 16},
             "rate": {"type": "float", "default": 10.0},
-            "retry_mode": {"type": "str", "choices": ["standard", "adaptive"], "default": "adaptive"},
+            "retry_mode": {"type": "str", "choices": ["standard", "adaptive"], "default": "standard"},
             "max_attempts": {"type": "int", "default": 10},
             "dest": {"type": "path"},
             "max_failures": {"type": "int", "default": 1000},

@@ -527,7 +527,7 @@ def test_client_factory_caches_and_renews_assumed_credentials():
     assert factory.assume_calls == 3
     client = factory.client("ssm", "eu-west-1", "222222222222")
     assert client.meta.region_name == "eu-west-1"
-    assert client._client_config.retries["mode"] == "adaptive"
+    assert client._client_config.retries["mode"] == "standard"
 
 
 def test_targets_never_started_are_reported_not_dropped():
