@@ -368,7 +368,7 @@ def test_credentials_renewed_a_bounded_number_of_times():
     build_world(factory, demo_layout())
     member = factory.ssm("222222222222", "eu-west-1")
     member.fail["describe_automation_executions"] = [
-        client_error("ExpiredTokenException", "expired") for _ in range(10)
+        client_error("ExpiredTokenException", "expired") for _n in range(10)
     ]
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
     loc = [r for r in result["locations"] if r["account"] == "222222222222" and r["region"] == "eu-west-1"][0]
@@ -587,7 +587,7 @@ def test_caller_identity_is_asked_once_whatever_the_threads():
         gate.wait(timeout=10)
         return factory.caller_account
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
+    threads = [threading.Thread(target=ask) for _n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
