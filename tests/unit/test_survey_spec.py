@@ -51,7 +51,7 @@ def awx_errors(question, answers: dict) -> list[str]:
         if hi not in ("", None) and len(value) > int(hi):
             return [f"{var} too long"]
     elif kind == "integer":
-        if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, int):  # AWX: type(value) != int
             return [f"{var} expected to be an integer"]
         if lo not in ("", None) and value < int(lo):
             return [f"{var} too small"]
