@@ -752,6 +752,21 @@ def gather(
     if on_header:
         on_header(header)
     locations = locations_from_steps(steps, region)
+    if not locations and not execution.get("TargetLocations"):
+        # A Local execution (no target locations): the execution itself is the one location, in the caller's account.
+        locations = [
+            {
+                "account": factory.caller_account,
+                "region": region,
+                "step_name": None,
+                "status": execution.get("AutomationExecutionStatus"),
+                "failure_message": execution.get("FailureMessage"),
+                "start_time": iso(execution.get("ExecutionStartTime")),
+                "end_time": iso(execution.get("ExecutionEndTime")),
+                "execution_role_name": None,
+                "member_execution_id": parent_id,
+            }
+        ]
     del steps
     summary = Summary(max_failures=max_failures)
     summary.api_calls += parent_calls

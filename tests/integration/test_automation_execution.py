@@ -684,3 +684,23 @@ def test_no_secret_in_results_or_verbose_output(tmp_path, box):
         assert box.secret_key not in text
         assert "SessionToken" not in text and "SecretAccessKey" not in text
     assert info["summary"]["instances"] == len(expected(box.world, {"555566667777"}, {TOKYO}))
+
+
+def test_a_local_execution_in_the_management_account_is_harvested_too(tmp_path, box):
+    started = run(
+        tmp_path,
+        box,
+        EXEC,
+        {
+            "document_name": "check-os",
+            "parameters": CHECKS,
+            "targets": {"tags": {"ssm-automation": "true"}},
+            "wait": True,
+            "poll_interval": 1,
+        },
+    )
+    assert not started.get("failed"), started.get("msg")
+    assert "preflight" not in started  # nothing to preflight without target locations
+    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"]})
+    assert harvested(info) == expected(box.world, {MGMT}, {TOKYO})
+    assert started["progress"]["total"] == len(expected(box.world, {MGMT}, {TOKYO}))

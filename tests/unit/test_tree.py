@@ -594,3 +594,30 @@ def test_caller_identity_is_asked_once_whatever_the_threads():
         t.join(timeout=10)
     assert factory.caller_account == MGMT
     assert len(asked) == 1
+
+
+def test_a_local_execution_is_one_location_in_the_callers_account():
+    factory = FakeFactory()
+    ssm = factory.ssm(MGMT, "eu-west-1")
+    ssm.executions[PARENT] = {
+        "AutomationExecutionId": PARENT,
+        "AutomationExecutionStatus": "Success",
+        "Targets": [{"Key": "tag:a", "Values": ["b"]}],
+        "StepExecutions": [
+            {"StepName": "i-mgmt000000000001", "Action": "aws:executeAutomation", "StepStatus": "Success"}
+        ],
+    }
+    child = uid("local", "1")
+    ssm.executions[child] = {
+        "AutomationExecutionId": child,
+        "AutomationExecutionStatus": "Success",
+        "ParentAutomationExecutionId": PARENT,
+        "Target": "i-mgmt000000000001",
+        "StepExecutions": OK_STEPS,
+    }
+    ssm.children[PARENT] = [child]
+    result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
+    (loc,) = result["locations"]
+    assert (loc["account"], loc["region"], loc["member_execution_id"]) == (MGMT, "eu-west-1", PARENT)
+    assert [i["instance_id"] for i in loc["instances"]] == ["i-mgmt000000000001"]
+    assert loc["instances"][0]["steps"][0]["outputs"] == {"CheckHostname.Output": ["host-1"]}
