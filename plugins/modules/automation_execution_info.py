@@ -239,7 +239,7 @@ def main():
             full_output=params["full_output"],
             summary_only=params["summary_only"],
             callback=writer.location if writer else None,
-            keep=writer is None and not params["summary_only"],
+            keep=not params["dest"] and not params["summary_only"],
             max_failures=params["max_failures"],
             on_header=on_header if writer else None,
         )
@@ -264,7 +264,7 @@ def main():
         writer.close()
         output["dest"] = params["dest"]
         output["records_written"] = writer.lines
-    elif not params["summary_only"]:
+    elif not params["dest"] and not params["summary_only"]:
         output["locations"] = result["locations"]
     module.exit_json(**output)
 
