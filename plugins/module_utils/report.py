@@ -608,17 +608,18 @@ def render_junit(source, out, title=None):
             el.text = xml_text(_error_text(err) or message)
         elif not instances and loc.get("status") not in SUCCESS_STATUSES:
             tc = _case(suite, counts, classbase, "location")
-            if is_terminal(loc.get("status")):
+            never_started = (loc.get("read_error") or {}).get("code") == "NeverStarted"
+            if is_terminal(loc.get("status")) or never_started:
+                # Failed before starting anything, or never started by an automation that is over: its targets
+                # were not run, which is a failure, not a skip.
+                message = loc.get("failure_message") or _error_text(loc.get("read_error")) or loc.get("status")
                 counts["failures"] += 1
                 el = ET.SubElement(
                     tc,
                     "failure",
-                    {
-                        "message": xml_text(loc.get("failure_message") or loc.get("status")),
-                        "type": xml_text(loc.get("status")),
-                    },
+                    {"message": xml_text(message), "type": xml_text(loc.get("status") or "NeverStarted")},
                 )
-                el.text = xml_text(loc.get("failure_message") or "")
+                el.text = xml_text(message)
             else:
                 counts["skipped"] += 1
                 ET.SubElement(tc, "skipped", {"message": xml_text("location %s" % loc.get("status"))})

@@ -245,6 +245,28 @@ def test_html_is_self_contained_escaped_and_complete(source):
     assert 'data-status="TimedOut"' in page
 
 
+def test_junit_location_never_started_is_a_failure():
+    data = result()
+    data["locations"].append(
+        {
+            "account": "555555555555",
+            "region": "eu-west-1",
+            "status": "Pending",
+            "member_execution_id": None,
+            "read_status": "skipped",
+            "read_error": {
+                "code": "NeverStarted",
+                "message": "the automation ended (Failed) before this location was started",
+            },
+            "instances": [],
+        }
+    )
+    root = ET.fromstring(report.render(report.Source(data=data), "junit").encode())
+    suite = [s for s in root.findall("testsuite") if s.get("name") == "555555555555/eu-west-1"][0]
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "before this location was started" in failure.get("message")
+
+
 def test_markdown_summary_then_table_escaped(source):
     md = report.render(source, "markdown")
     assert md.index("## Summary") < md.index("## Results")
