@@ -269,3 +269,15 @@ def test_html_report_in_headless_chromium_shows_every_instance(demo, tmp_path):
     assert shown["stg-web"] != "Success" and shown["sec-scanner"] != "Success"
     assert shown["web-win-1"] == shown["dev-win"] == "Success"
     assert len(shown) == 15
+
+
+def test_check_mode_on_a_fresh_organization_writes_nothing_and_says_why_the_run_is_not_previewed(
+    sandbox_factory, tmp_path
+):
+    handle = sandbox_factory(DEMO_WORLD, name="fresh-check")
+    since = handle.last_seq()
+    run = play(handle, tmp_path / "reports", "--check")
+    assert run.rc == 0, run.stdout[-5000:]
+    assert handle.write_calls(since) == []
+    assert "the runbook check-os would be uploaded first, so the run is not previewed" in run.stdout
+    assert not (tmp_path / "reports" / "latest.json").exists()
