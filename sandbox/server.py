@@ -920,6 +920,9 @@ def serve(
     sb.install_engine()
 
     class Handler(MotoRequestHandler):
+        # Keep-alive, as AWS endpoints allow: botocore reuses pooled connections instead of a TCP set-up per call.
+        protocol_version = "HTTP/1.1"
+
         def log_request(self, *args, **kwargs):
             if not quiet:
                 super().log_request(*args, **kwargs)
