@@ -329,10 +329,19 @@ class LocationReader:
     """Reads one account-region: the member execution's children, then each child's steps."""
 
     def __init__(
-        self, factory, location, target_parameter_name=None, full_output=False, summary_only=False, rate=0, pacer=None
+        self,
+        factory,
+        location,
+        target_parameter_name=None,
+        full_output=False,
+        summary_only=False,
+        rate=0,
+        pacer=None,
+        parent_status=None,
     ):
         self.factory = factory
         self.location = location
+        self.parent_status = parent_status
         self.account = location["account"]
         self.region = location["region"]
         self.target_parameter_name = target_parameter_name
@@ -390,7 +399,17 @@ class LocationReader:
         member_id = record.get("member_execution_id")
         if not member_id:
             record["read_status"] = "skipped"
-            if not is_terminal(record.get("status")) or record.get("status") in ("Pending", None):
+            if (not is_terminal(record.get("status")) or record.get("status") in ("Pending", None)) and is_terminal(
+                self.parent_status
+            ):
+                # The parent is over and this location never started: AWS stopped queueing locations
+                # (TargetLocationMaxErrors reached) or the run was cancelled. Its targets were never run.
+                record["read_error"] = {
+                    "code": "NeverStarted",
+                    "message": "the automation ended (%s) before this location was started: TargetLocationMaxErrors "
+                    "was reached or the run was cancelled; its targets were not run" % self.parent_status,
+                }
+            elif not is_terminal(record.get("status")) or record.get("status") in ("Pending", None):
                 record["read_error"] = {
                     "code": "NotStarted",
                     "message": "the location has not started a member execution yet",
@@ -618,15 +637,19 @@ class Summary:
         where = {"account": record["account"], "region": record["region"]}
         if record.get("read_status") == "failed":
             self.unreadable += 1
-        failed_location = record.get("status") not in SUCCESS_STATUSES and is_terminal(record.get("status"))
+        never_started = (record.get("read_error") or {}).get("code") == "NeverStarted"
+        failed_location = never_started or (
+            record.get("status") not in SUCCESS_STATUSES and is_terminal(record.get("status"))
+        )
         if failed_location and not record.get("instances") and record.get("read_status") != "failed":
-            # A location that failed with no instance to explain it (role not assumable, no target...).
+            # A location that failed with no instance to explain it (role not assumable, no target...), or that the
+            # finished automation never started: its targets were not run, which counts.
             item = dict(
                 where,
                 instance_id=None,
                 step_name=None,
-                status=record.get("status"),
-                message=record.get("failure_message") or "",
+                status=record.get("status") or "Pending",
+                message=record.get("failure_message") or (record["read_error"]["message"] if never_started else ""),
             )
             self._failure(item)
         if record.get("read_error") and record.get("read_status") == "failed":
@@ -775,7 +798,13 @@ def gather(
 
     def work(location):
         reader = LocationReader(
-            factory, location, target_parameter_name, full_output=full_output, summary_only=summary_only, rate=rate
+            factory,
+            location,
+            target_parameter_name,
+            full_output=full_output,
+            summary_only=summary_only,
+            rate=rate,
+            parent_status=header["status"],
         )
         try:
             record = reader.read()

@@ -1,0 +1,544 @@
+"""Faults: injected through the sandbox, each scenario end to end through the role (or the check_os playbook).
+
+Every scenario asserts that the play ends with a report that lists every targeted account, region and instance,
+each with a status (and a reason when it did not succeed), and that the exit status follows the failure policy.
+The scenarios and what each proves: docs/reliability.md.
+
+One sandbox process per test module and xdist worker; each scenario resets it with its own small world (faults
+included), which takes about a second, instead of starting a new process. The fault injection is seeded (the
+world's ``seed``): the same calls meet the same faults. Nothing sleeps to synchronise: where a scenario must act
+while the play runs (stop a StackSet operation, restart the sandbox), it polls the request log for a condition, with
+a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from support.ansible_run import BIN, REPO, ansible_env
+
+from sandbox.testing import SandboxHandle
+
+PLAYBOOK = REPO / "playbooks" / "check_os.yml"
+RUNBOOK_FILE = REPO / "roles" / "check_os" / "files" / "check-os-improved.yml"
+TOKYO, IRELAND = "ap-northeast-1", "eu-west-1"
+MGMT, A, B, C, D = "100000000001", "200000000002", "300000000003", "400000000004", "500000000005"
+ROOT, WORKLOADS, PROD = "r-flt0", "ou-flt0-workload", "ou-flt0-prod0001"
+EXEC_ROLE = "AWS-SystemsManager-AutomationExecutionRole"
+READER_ROLE = "AWS-SystemsManager-AutomationResultsReaderRole"
+CHECKS = {"CheckHostname": "check", "CheckTimezone": "check", "CheckLocale": "check", "CheckUpdate": "check"}
+OK_STATUSES = {"Success", "CompletedWithSuccess"}
+# Statuses a reason must come with (a run still in progress at the timeout has none yet: the play says why).
+FAILED_STATUSES = {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
+FIVE_XX = {"InternalServerError", "InternalFailure", "InternalError", "ServiceUnavailable", "Unavailable"}
+DEADLINE = 240  # seconds: the bound on every poll for a condition
+
+
+def tagged(name, region, **kw):
+    return {"name": name, "region": region, "tags": {"ssm-automation": "true"}, "os_profile": "amazon-linux-2023", **kw}
+
+
+def small_world(name: str, **changes) -> dict:
+    """Four member accounts (two nested one OU deeper), two regions, one tagged instance per account and region,
+    plus an untagged one and the management account's own (neither is targeted)."""
+    world = {
+        "name": name,
+        "version": 1,
+        "seed": 20251,
+        "time_scale": 0.02,
+        "regions": [TOKYO, IRELAND],
+        "organization": {"id": "o-fault0small", "root_id": ROOT, "feature_set": "ALL"},
+        "management_account": {
+            "id": MGMT,
+            "name": "management",
+            "email": "mgmt@example.com",
+            "credentials": {
+                "access_key_id": "AKIAFAULTSMALL000001",
+                "secret_access_key": "faults/small/secret/key/0001",
+                "user": "sandbox-admin",
+            },
+            "instances": [tagged("mgmt-box", TOKYO)],
+        },
+        "organizational_units": [
+            {"id": WORKLOADS, "name": "Workloads", "children": [{"id": PROD, "name": "Prod"}]},
+        ],
+        "accounts": [
+            {
+                "id": A,
+                "name": "app-a",
+                "email": "a@example.com",
+                "parent": WORKLOADS,
+                "instances": [
+                    tagged("a-tokyo", TOKYO),
+                    tagged("a-ireland", IRELAND),
+                    {"name": "a-untagged", "region": TOKYO, "tags": {"Env": "x"}},
+                ],
+            },
+            {
+                "id": B,
+                "name": "app-b",
+                "email": "b@example.com",
+                "parent": PROD,
+                "instances": [tagged("b-tokyo", TOKYO, os_profile="rhel-9"), tagged("b-ireland", IRELAND)],
+            },
+            {
+                "id": C,
+                "name": "app-c",
+                "email": "c@example.com",
+                "parent": PROD,
+                "instances": [tagged("c-tokyo", TOKYO), tagged("c-ireland", IRELAND)],
+            },
+            {
+                "id": D,
+                "name": "app-d",
+                "email": "d@example.com",
+                "parent": WORKLOADS,
+                "instances": [tagged("d-tokyo", TOKYO), tagged("d-ireland", IRELAND)],
+            },
+        ],
+        "automation_roles": {
+            "admin": True,
+            "execution_stackset_targets": [ROOT],
+            "regions": [TOKYO],
+            "management_execution_stack": False,
+            "reader_role": True,
+        },
+        "stacksets": {"operation_seconds": 1},
+        "faults": [],
+    }
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(world.get(key), dict):
+            world[key] = {**world[key], **value}
+        else:
+            world[key] = value
+    return world
+
+
+def account(world: dict, account_id: str) -> dict:
+    return next(a for a in world["accounts"] if a["id"] == account_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running the role
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    rc: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+    since: int
+    execution_id: str | None = None
+    execution: dict = field(default_factory=dict)
+    locations: list = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.stdout[-6000:] + "\n" + self.stderr[-3000:]
+
+    def policy_line(self) -> str:
+        m = re.search(r"Policy (failed|passed) for automation [^\n\"]*", self.stdout)
+        return m.group(0) if m else ""
+
+
+def role_play(tmp_path: Path, role_vars: dict) -> Path:
+    """A small play: upload the improved check-os runbook, then orgops.ssm_automation.run_automation."""
+    play = [
+        {
+            "name": "Faults scenario",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Upload the runbook",
+                    "orgops.ssm_automation.ssm_document": {"name": "check-os", "content_path": str(RUNBOOK_FILE)},
+                },
+                {
+                    "name": "Run it across the organization, wait, gather, report and apply the policy",
+                    "ansible.builtin.include_role": {"name": "orgops.ssm_automation.run_automation"},
+                    "vars": role_vars,
+                },
+            ],
+        }
+    ]
+    path = tmp_path / "play.yml"
+    path.write_text(yaml.safe_dump(play, sort_keys=False))
+    return path
+
+
+def run_vars(report_dir: Path, **overrides) -> dict:
+    out = {
+        "run_automation_document_name": "check-os",
+        "run_automation_parameters": CHECKS,
+        "run_automation_target_ous": [WORKLOADS],
+        "run_automation_regions": [TOKYO, IRELAND],
+        "run_automation_report_dir": str(report_dir),
+        "run_automation_wait_timeout": 120,
+        "run_automation_poll_interval": 1,
+        "run_automation_max_failed_percent": 0,
+    }
+    out.update(overrides)
+    return out
+
+
+def start_playbook(playbook: Path, box: SandboxHandle, args=(), log: Path | None = None) -> subprocess.Popen:
+    env = ansible_env({**box.env, "PYTHONUNBUFFERED": "1", "ANSIBLE_PIPELINING": "1"})
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook), *args]
+    out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - closed by finish()
+    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc: subprocess.Popen, log: Path | None = None, timeout: int = 900) -> tuple[int, str]:
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, _ = proc.communicate()
+    if log is not None:
+        if proc.stdout:
+            proc.stdout.close()
+        stdout = log.read_text()
+    return proc.returncode, stdout or ""
+
+
+def collect(box: SandboxHandle, report_dir: Path, rc: int, stdout: str, since: int, execution_id=None) -> Outcome:
+    outcome = Outcome(rc, stdout, "", report_dir, since)
+    latest = report_dir / "latest.json"
+    if execution_id is None and latest.exists():
+        execution_id = json.loads(latest.read_text())["automation_execution_id"]
+    outcome.execution_id = execution_id
+    run_dir = report_dir / str(execution_id)
+    jsonl = run_dir / "results.jsonl"
+    if jsonl.exists():
+        lines = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()]
+        outcome.execution = next((x for x in lines if x["type"] == "execution"), {})
+        outcome.locations = [x for x in lines if x["type"] == "location"]
+        outcome.summary = next((x for x in lines if x["type"] == "summary"), {})
+    report = run_dir / "automation-report.json"
+    if report.exists():
+        outcome.report = json.loads(report.read_text())
+    return outcome
+
+
+def play(box: SandboxHandle, tmp_path: Path, role_vars: dict | None = None, args=(), playbook=None, name="run"):
+    """Run the play to its end; the report is read back from the report directory."""
+    report_dir = tmp_path / "reports"
+    workdir = tmp_path / name
+    workdir.mkdir(exist_ok=True)
+    since = box.last_seq()
+    playbook = playbook or role_play(workdir, role_vars if role_vars is not None else run_vars(report_dir))
+    rc, stdout = finish(start_playbook(playbook, box, args))
+    return collect(box, report_dir, rc, stdout, since)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What every scenario checks
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def targeted(box: SandboxHandle, ous=(WORKLOADS,), regions=(TOKYO, IRELAND), accounts=None):
+    """(account, region) locations and (account, region, instance id) targets, from the world itself."""
+    world = box.world
+    members = set(accounts) if accounts is not None else {a for ou in ous for a in world.descendants(ou)}
+    locations = {(a, r) for a in members for r in regions}
+    instances = {
+        (i.account_id, i.region, i.instance_id)
+        for i in world.instances
+        if i.account_id in members and i.region in regions and i.tags.get("ssm-automation") == "true"
+    }
+    return locations, instances
+
+
+def reason_of(instance: dict) -> str:
+    if instance.get("failure_message"):
+        return instance["failure_message"]
+    if instance.get("read_error"):
+        return "%(code)s: %(message)s" % instance["read_error"]
+    for step in instance.get("steps") or []:
+        if step.get("failure_message"):
+            return step["failure_message"]
+    return ""
+
+
+def assert_complete(outcome: Outcome, locations: set, instances: set, unreadable: set = frozenset()):
+    """The report lists every targeted location and instance, once, each with a status and, if not successful,
+    a reason. ``unreadable``: locations whose instances cannot be known (listed with the reason instead)."""
+    assert outcome.execution_id, "the play recorded no execution id:\n" + outcome.text
+    assert outcome.locations, "no results.jsonl in the report directory:\n" + outcome.text
+    seen = [(loc["account"], loc["region"]) for loc in outcome.locations]
+    assert sorted(seen) == sorted(locations), (sorted(seen), sorted(locations))
+    listed = []
+    for loc in outcome.locations:
+        where = (loc["account"], loc["region"])
+        assert loc.get("status"), f"location {where} has no status"
+        if loc["status"] not in OK_STATUSES:
+            # a reason on the location itself, or on the instances that made it fail
+            explained = loc.get("failure_message") or loc.get("read_error")
+            explained = explained or any(
+                reason_of(i) for i in loc.get("instances") or [] if i.get("status") in FAILED_STATUSES
+            )
+            assert explained, f"location {where} {loc['status']}: no reason"
+        if where in unreadable:
+            assert loc["read_status"] in ("failed", "skipped"), loc
+            assert loc["read_error"]["code"] and loc["read_error"]["message"], loc
+            continue
+        assert loc["read_status"] in ("ok", "partial"), loc
+        for inst in loc["instances"]:
+            listed.append((loc["account"], loc["region"], inst["instance_id"]))
+            assert inst.get("status"), f"{where} {inst['instance_id']}: no status"
+            if inst["status"] in FAILED_STATUSES:
+                assert reason_of(inst), f"{where} {inst['instance_id']} {inst['status']}: no reason"
+    expected = {i for i in instances if (i[0], i[1]) not in unreadable}
+    assert sorted(listed) == sorted(expected), (sorted(listed), sorted(expected))
+    # the written report (automation-report.json) holds the same, and the summary counts every one of them
+    report_instances = {
+        (loc["account"], loc["region"], inst["instance_id"])
+        for loc in outcome.report.get("locations", [])
+        for inst in loc.get("instances") or []
+    }
+    assert report_instances == expected
+    assert {(loc["account"], loc["region"]) for loc in outcome.report["locations"]} == set(locations)
+    assert outcome.summary["instances"] == len(expected)
+    assert outcome.summary["locations"] == len(locations)
+    # locations that ran but could not be read (not those that never ran)
+    unread = [loc for loc in outcome.locations if loc["read_status"] == "failed"]
+    assert outcome.summary["unreadable_locations"] == len(unread)
+
+
+def statuses(outcome: Outcome) -> dict:
+    return {inst["instance_id"]: inst for loc in outcome.locations for inst in loc["instances"]}
+
+
+def by_name(box: SandboxHandle, name: str) -> str:
+    return next(i.instance_id for i in box.world.instances if i.name == name)
+
+
+def errors_met(box: SandboxHandle, since: int, codes) -> list[dict]:
+    codes = {codes} if isinstance(codes, str) else set(codes)
+    return [r for r in box.requests(since) if r["error_code"] in codes]
+
+
+def starts(box: SandboxHandle, since: int) -> list[dict]:
+    return [r for r in box.requests(since) if r["action"] == "StartAutomationExecution" and not r["error_code"]]
+
+
+def assert_policy_passed(outcome: Outcome):
+    assert outcome.rc == 0, outcome.text
+    assert outcome.policy_line().startswith("Policy passed"), outcome.text
+
+
+def assert_policy_failed(outcome: Outcome, *fragments: str):
+    assert outcome.rc != 0, outcome.text
+    line = outcome.policy_line()
+    assert line.startswith("Policy failed for automation %s" % outcome.execution_id), outcome.text
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+
+
+def poll(condition, what: str, deadline: float = DEADLINE, every: float = 0.2):
+    """Wait for ``condition()`` to return something truthy (a bounded poll, not a sleep to synchronise)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    """One sandbox for the module's scenarios; each resets it with its own world."""
+    handle = SandboxHandle(small_world("faults"), name="faults", workdir=tmp_path_factory.mktemp("faults-sandbox"))
+    handle.start()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def scenario(box: SandboxHandle, world: dict) -> SandboxHandle:
+    box.reset(world)
+    return box
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1-3: throttling, TPS limits and 5xx are retried; nothing is lost and nothing is started twice
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_throttling_on_10_percent_of_ssm_calls(box, tmp_path):
+    scenario(box, small_world("throttle", faults=[{"service": "ssm", "throttle_rate": 0.1}]))
+    outcome = play(box, tmp_path)
+    assert errors_met(box, outcome.since, "ThrottlingException"), "no call was throttled: the scenario proves nothing"
+    assert_complete(outcome, *targeted(box))
+    assert all(i["status"] == "Success" for i in statuses(outcome).values()), outcome.summary
+    assert len(starts(box, outcome.since)) == 1, "the automation was started more than once"
+    assert_policy_passed(outcome)
+
+
+def test_tps_limit_of_5_per_account_region(box, tmp_path):
+    world = small_world("tps", faults=[{"service": "ssm", "tps": 5}])
+    # six instances in one account-region: its gather needs more than 5 calls in a second
+    account(world, A)["instances"].append(tagged("a-fleet", TOKYO, count=5))
+    scenario(box, world)
+    outcome = play(box, tmp_path)
+    throttled = errors_met(box, outcome.since, "ThrottlingException")
+    assert throttled, "the TPS limit was never reached: the scenario proves nothing"
+    assert_complete(outcome, *targeted(box))
+    assert all(i["status"] == "Success" for i in statuses(outcome).values()), outcome.summary
+    assert len(starts(box, outcome.since)) == 1
+    assert_policy_passed(outcome)
+
+
+def test_5xx_on_2_percent_of_calls(box, tmp_path):
+    # seed 43: the rule's random sequence answers 5xx to the 2nd, 12th, 24th and 43rd matching call
+    scenario(box, small_world("5xx", seed=43, faults=[{"error_5xx_rate": 0.02}]))
+    outcome = play(box, tmp_path)
+    served = errors_met(box, outcome.since, FIVE_XX)
+    assert served, "no call got a 5xx: the scenario proves nothing"
+    assert_complete(outcome, *targeted(box))
+    assert all(i["status"] == "Success" for i in statuses(outcome).values()), outcome.summary
+    assert len(starts(box, outcome.since)) == 1
+    assert_policy_passed(outcome)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4-5: accounts that cannot run or cannot be read are reported with AWS's reason, and fail the policy
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_two_accounts_missing_the_execution_role_with_preflight_off(box, tmp_path):
+    scenario(box, small_world("no-exec-role", automation_roles={"missing_execution_role": [C, D]}))
+    # every location is tried (TargetLocationMaxErrors 100%), so that each reports its own outcome
+    role_vars = run_vars(
+        tmp_path / "reports",
+        run_automation_preflight=False,
+        run_automation_location_max_errors="100%",
+        run_automation_location_max_concurrency="2",
+    )
+    outcome = play(box, tmp_path, role_vars)
+    locations, instances = targeted(box)
+    broken = {(a, r) for a, r in locations if a in (C, D)}
+    assert_complete(outcome, locations, instances, unreadable=broken)
+    for loc in outcome.locations:
+        if (loc["account"], loc["region"]) in broken:
+            assert loc["status"] == "Failed", loc
+            assert loc["failure_message"].startswith(
+                "The provided role: arn:aws:iam::%s:role/%s can't be assumed." % (loc["account"], EXEC_ROLE)
+            ), loc
+        else:
+            assert all(i["status"] == "Success" for i in loc["instances"]), loc
+    # 4 locations could not run: each counts as one failure next to the 4 instances that succeeded
+    assert_policy_failed(outcome, "4 of 8 instance(s) did not succeed")
+
+
+def test_a_failed_location_stops_the_others_by_default_and_they_are_reported_never_started(box, tmp_path):
+    """AWS's TargetLocationMaxErrors defaults to 0 (and TargetLocationMaxConcurrency to 1): after the first location
+    fails, no other one is started. Those locations are listed as never started, and count as failures."""
+    scenario(box, small_world("no-exec-role-default", automation_roles={"missing_execution_role": [C, D]}))
+    outcome = play(box, tmp_path, run_vars(tmp_path / "reports", run_automation_preflight=False))
+    locations, instances = targeted(box)
+    assert outcome.execution["status"] == "Failed", outcome.execution
+    not_run = {
+        (loc["account"], loc["region"])
+        for loc in outcome.locations
+        if loc["read_status"] == "skipped" and loc["read_error"]["code"] in ("NeverStarted", "NoMemberExecution")
+    }
+    ran = locations - not_run
+    assert not_run and ran, outcome.locations
+    assert_complete(outcome, locations, instances, unreadable=not_run)
+    never = [loc for loc in outcome.locations if loc["read_error"] and loc["read_error"]["code"] == "NeverStarted"]
+    assert never, "no location was left unstarted: the scenario proves nothing"
+    for loc in never:
+        assert loc["status"] == "Pending", loc
+        assert "before this location was started" in loc["read_error"]["message"], loc
+    failed_first = [loc for loc in outcome.locations if loc["status"] == "Failed"]
+    assert len(failed_first) == 1 and failed_first[0]["account"] in (C, D), failed_first
+    # every location that did not run counts: none of them is under-reported as a success
+    succeeded = sum(1 for loc in outcome.locations if loc["read_status"] == "ok" for _ in loc["instances"])
+    assert_policy_failed(outcome, "%d of %d instance(s) did not succeed" % (len(not_run), len(not_run) + succeeded))
+
+
+def test_one_account_whose_reader_role_is_denied(box, tmp_path):
+    scenario(box, small_world("reader-denied", faults=[{"service": "ssm", "account": B, "access_denied": True}]))
+    outcome = play(box, tmp_path)
+    locations, instances = targeted(box)
+    denied = {(B, TOKYO), (B, IRELAND)}
+    assert_complete(outcome, locations, instances, unreadable=denied)
+    for loc in outcome.locations:
+        if loc["account"] == B:
+            assert loc["status"] == "Success", loc  # it ran; only reading it was denied
+            assert loc["read_error"]["code"] in ("AccessDeniedException", "AccessDenied"), loc
+        else:
+            assert all(i["status"] == "Success" for i in loc["instances"]), loc
+    assert_policy_failed(outcome, "2 of 8 instance(s) did not succeed")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6: credentials that expire mid-gather are renewed
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_assumed_role_credentials_expire_mid_gather(box, tmp_path):
+    world = small_world(
+        "expiry",
+        faults=[
+            {"account": A, "credential_expiry_seconds": 2},
+            # a slow account: its gather outlives the credentials
+            {"service": "ssm", "account": A, "latency_ms": 400},
+        ],
+    )
+    account(world, A)["instances"].append(tagged("a-fleet", TOKYO, count=5))
+    scenario(box, world)
+    outcome = play(box, tmp_path)
+    # Rejected credentials never reach the request log (identity comes first); the gather counts its renewals.
+    slow = next(loc for loc in outcome.locations if (loc["account"], loc["region"]) == (A, TOKYO))
+    assert slow["credential_renewals"] >= 1, "no credentials expired: the scenario proves nothing"
+    assert outcome.summary["credential_renewals"] >= 1
+    assert_complete(outcome, *targeted(box))
+    assert all(i["status"] == "Success" and not i["read_error"] for i in statuses(outcome).values())
+    assert_policy_passed(outcome)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7: stopped and unmanaged instances
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_stopped_and_unmanaged_instances(box, tmp_path):
+    world = small_world("stopped-unmanaged")
+    account(world, A)["instances"][0]["state"] = "stopped"  # a-tokyo
+    account(world, C)["instances"][1]["managed"] = False  # c-ireland
+    scenario(box, world)
+    outcome = play(
+        box,
+        tmp_path,
+        run_vars(
+            tmp_path / "reports", run_automation_max_failed_percent=30, run_automation_required_steps=["CheckHostname"]
+        ),
+    )
+    assert_complete(outcome, *targeted(box))
+    got = statuses(outcome)
+    stopped, unmanaged = got[by_name(box, "a-tokyo")], got[by_name(box, "c-ireland")]
+    steps = {s["step_name"]: s for s in stopped["steps"]}
+    assert stopped["status"] != "Success" and steps["CheckHostname"]["status"] == "TimedOut", stopped
+    steps = {s["step_name"]: s for s in unmanaged["steps"]}
+    assert unmanaged["status"] != "Success" and steps["CheckHostname"]["status"] == "Failed", unmanaged
+    assert steps["CheckHostname"]["failure_message"], unmanaged
+    others = [i for iid, i in got.items() if iid not in (stopped["instance_id"], unmanaged["instance_id"])]
+    assert len(others) == 6 and all(i["status"] == "Success" for i in others)
+    # 2 of 8 (25%) is within max_failed_percent 30, but CheckHostname is a required step
+    assert_policy_failed(outcome, "required step(s) CheckHostname", "on 2 instance(s)")
+    assert "did not succeed (" not in outcome.policy_line()
