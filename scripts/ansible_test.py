@@ -21,7 +21,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / ".build"
 # Outside the git checkout: inside it, ansible-test would list files through git, and .build/ is ignored.
-ROOT = Path(tempfile.gettempdir()) / f"orgops-ansible-test-{os.getuid()}" / "ansible_collections"
 EXCLUDED = ("sandbox/", "benchmarks/", "tests/integration/", "extensions/", "scripts/", ".ci/", "docs/", "reports/")
 
 STAND_IN = '''"""Stand-in for get-pip.py (written by orgops scripts/ansible_test.py): ensurepip, then pip install."""
@@ -48,19 +47,16 @@ def tracked_files() -> list[str]:
     return [f for f in out if not f.startswith(EXCLUDED) and (REPO / f).is_file()]
 
 
-def lay_out() -> Path:
-    target = ROOT / "orgops" / "ssm_automation"
-    if target.exists():
-        shutil.rmtree(target)
+def lay_out(root: Path) -> Path:
+    target = root / "orgops" / "ssm_automation"
     for rel in tracked_files():
         dst = target / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, dst)
     aws_src = BUILD / "collections" / "ansible_collections" / "amazon" / "aws"
-    aws_dst = ROOT / "amazon" / "aws"
-    if not aws_dst.exists():
-        aws_dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(aws_src, aws_dst)
+    aws_dst = root / "amazon" / "aws"
+    aws_dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(aws_src, aws_dst)
     return target
 
 
@@ -93,13 +89,16 @@ def ensure_pip_bootstrap(ansible_test: Path) -> None:
 def main() -> int:
     command = sys.argv[1:] or ["sanity"]
     ansible_test = Path(sys.executable).with_name("ansible-test")
-    target = lay_out()
-    ensure_pip_bootstrap(ansible_test)
-    cmd = [str(ansible_test), *command, "--venv", "--python", "3.11", "--color", "no"]
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    print("+", " ".join(cmd), f"(in {target})", flush=True)
-    return subprocess.run(cmd, cwd=target, env=env, check=False).returncode
+    # A fresh folder per run, outside the git checkout (inside it, ansible-test would list files through git,
+    # and .build/ is ignored), so that concurrent runs never share a tree.
+    with tempfile.TemporaryDirectory(prefix="orgops-ansible-test-") as tmp:
+        target = lay_out(Path(tmp) / "ansible_collections")
+        ensure_pip_bootstrap(ansible_test)
+        cmd = [str(ansible_test), *command, "--venv", "--python", "3.11", "--color", "no"]
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        print("+", " ".join(cmd), f"(in {target})", flush=True)
+        return subprocess.run(cmd, cwd=target, env=env, check=False).returncode
 
 
 if __name__ == "__main__":
