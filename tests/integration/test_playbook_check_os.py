@@ -281,3 +281,23 @@ def test_check_mode_on_a_fresh_organization_writes_nothing_and_says_why_the_run_
     assert handle.write_calls(since) == []
     assert "the runbook check-os would be uploaded first, so the run is not previewed" in run.stdout
     assert not (tmp_path / "reports" / "latest.json").exists()
+
+
+def test_the_seed_runbook_variant_reproduces_the_article(sandbox_factory, tmp_path):
+    """check_os_runbook_variant=seed uploads the seed's check-os verbatim: yum check-update's exit code 100 fails the
+    pending-updates instance at CheckUpdate and leaves CheckNTP Pending, as in the article."""
+    handle = sandbox_factory(DEMO_WORLD, name="seed-variant")
+    reports = tmp_path / "reports"
+    run = play(handle, reports, "-e", "check_os_runbook_variant=seed", "-e", "check_os_max_failed_percent=100")
+    assert run.rc == 0, run.stdout[-5000:]
+    execution_id = json.loads((reports / "latest.json").read_text())["automation_execution_id"]
+    lines = [json.loads(x) for x in (reports / execution_id / "results.jsonl").read_text().splitlines() if x]
+    by_id = {i["instance_id"]: i for x in lines if x["type"] == "location" for i in x["instances"]}
+    names = {i.instance_id: i.name for i in handle.world.instances}
+    pay = next(inst for iid, inst in by_id.items() if names[iid] == "pay-api-1")
+    steps = {s["step_name"]: s["status"] for s in pay["steps"]}
+    assert steps["CheckUpdate"] == "Failed", steps
+    assert steps["CheckNTP"] == "Pending", steps
+    assert pay["status"] == "Failed"
+    # the seed runbook has no Windows branch
+    assert not any(s.endswith("Windows") for inst in by_id.values() for s in (st["step_name"] for st in inst["steps"]))
