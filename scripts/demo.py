@@ -118,6 +118,19 @@ class Sandbox:
             names[inst["instance_id"]] = f"{inst.get('name', '?')} ({', '.join(notes)})"
         return names
 
+    def _admin(self, path: str):
+        with urllib.request.urlopen(f"{self.endpoint}/_sandbox/{path}", timeout=30) as resp:  # noqa: S310 (loopback)
+            return json.loads(resp.read())
+
+    def last_seq(self) -> int:
+        return self._admin("requests?since=999999999999")["last_seq"]
+
+    def writes_since(self, seq: int) -> list[str]:
+        """The write calls the sandbox served since ``seq`` (its request log flags each call read or write)."""
+        return [
+            f"{r['service']}:{r['action']}" for r in self._admin(f"requests?since={seq}")["requests"] if r.get("write")
+        ]
+
     def stop(self) -> None:
         if not self.proc or self.proc.poll() is not None:
             return
@@ -279,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         first = recap(output)
 
         second = {}
+        second_writes: list[str] = []
         idempotent_tags = [t for t in ("roles", "runbook") if t not in skip]
         if not args.no_second_pass and idempotent_tags:
             banner(f"second run, same sandbox: the {' and '.join(idempotent_tags)} phases again (expect changed=0)")
@@ -303,8 +317,15 @@ def main(argv: list[str] | None = None) -> int:
         if first:
             say(f"first run:  ok={first['ok']} changed={first['changed']} failed={first['failed']} (exit {rc})")
         if second:
-            verdict = "idempotent" if second["changed"] == 0 and second["failed"] == 0 else "NOT idempotent"
-            say(f"second run: ok={second['ok']} changed={second['changed']} failed={second['failed']} ({verdict})")
+            verdict = (
+                "idempotent"
+                if second["changed"] == 0 and second["failed"] == 0 and not second_writes
+                else "NOT idempotent"
+            )
+            writes = ", ".join(second_writes) if second_writes else "none"
+            say(
+                f"second run: ok={second['ok']} changed={second['changed']} failed={second['failed']}, AWS write calls: {writes} ({verdict})"
+            )
         if run_dir and run_dir.exists():
             say()
             say("reports:")
