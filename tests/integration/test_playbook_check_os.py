@@ -301,3 +301,33 @@ def test_the_seed_runbook_variant_reproduces_the_article(sandbox_factory, tmp_pa
     assert pay["status"] == "Failed"
     # the seed runbook has no Windows branch
     assert not any(s.endswith("Windows") for inst in by_id.values() for s in (st["step_name"] for st in inst["steps"]))
+
+
+def test_a_run_still_going_at_the_timeout_is_reported_and_re_attaching_completes_it(demo, tmp_path):
+    handle, reports = demo["sandbox"], tmp_path / "reports"
+    run = play(
+        handle,
+        reports,
+        "--skip-tags",
+        "roles,runbook",
+        "-e",
+        "check_os_wait_timeout=0",
+        "-e",
+        "check_os_poll_interval=1",
+    )
+    assert run.rc != 0
+    execution_id = json.loads((reports / "latest.json").read_text())["automation_execution_id"]
+    assert execution_id != demo["execution_id"]
+    fatal = [line for line in run.stdout.splitlines() if line.startswith("fatal:") and "Policy failed" in line]
+    assert fatal, run.stdout[-3000:]
+    msg = json.loads(fatal[0].split("=> ", 1)[1])["msg"]
+    assert "the run was still going after 0s" in msg
+    assert f"re-attach with -e automation_execution_id={execution_id}" in msg
+    # what was there at the timeout is reported all the same
+    assert (reports / execution_id / "automation-report.html").is_file()
+    since = handle.last_seq()
+    again = play(handle, reports, "-e", f"automation_execution_id={execution_id}")
+    assert again.rc == 0, again.stdout[-5000:]
+    assert handle.write_calls(since) == []
+    lines = [json.loads(x) for x in (reports / execution_id / "results.jsonl").read_text().splitlines() if x]
+    assert next(x for x in lines if x["type"] == "summary")["instances"] == 15
