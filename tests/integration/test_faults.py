@@ -14,8 +14,12 @@ a deadline.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,11 +167,14 @@ def role_play(tmp_path: Path, role_vars: dict) -> Path:
                 {
                     "name": "Upload the runbook",
                     "orgops.ssm_automation.ssm_document": {"name": "check-os", "content_path": str(RUNBOOK_FILE)},
+                    "tags": ["always"],
                 },
                 {
                     "name": "Run it across the organization, wait, gather, report and apply the policy",
                     "ansible.builtin.include_role": {"name": "orgops.ssm_automation.run_automation"},
                     "vars": role_vars,
+                    # --tags run / report select the role's phases
+                    "tags": ["always"],
                 },
             ],
         }
@@ -542,3 +549,237 @@ def test_stopped_and_unmanaged_instances(box, tmp_path):
     # 2 of 8 (25%) is within max_failed_percent 30, but CheckHostname is a required step
     assert_policy_failed(outcome, "required step(s) CheckHostname", "on 2 instance(s)")
     assert "did not succeed (" not in outcome.policy_line()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 8: a StackSet operation already in progress when the role deploys (the check_os playbook, roles phase included)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def check_os_vars(path: Path, report_dir: Path, **overrides) -> Path:
+    values = {
+        "check_os_target_ous": [WORKLOADS],
+        "check_os_regions": [TOKYO, IRELAND],
+        "check_os_deploy_roles": True,
+        "execution_roles_regions": [TOKYO],
+        "execution_roles_poll_interval": 1,
+        "check_os_report_dir": str(report_dir),
+        "check_os_max_failed_percent": 0,
+        "check_os_wait_timeout": 120,
+        "check_os_poll_interval": 1,
+    }
+    values.update(overrides)
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_stack_set_operation_in_progress_when_the_role_deploys(box, tmp_path):
+    # The execution role is only under Prod, and there is no results-reader role: the roles phase has to add
+    # Workloads to the execution-role StackSet (an operation) and create the reader StackSet.
+    scenario(
+        box,
+        small_world("stackset-busy", automation_roles={"execution_stackset_targets": [PROD], "reader_role": False}),
+    )
+    cfn = box.client("cloudformation", region=TOKYO)
+    # someone else's operation: it would run for 100,000 simulated seconds; the scenario stops it (below)
+    box.set_faults(
+        {"service": "cloudformation", "action": "CreateStackInstances", "stackset_operation_seconds": 100000}
+    )
+    theirs = cfn.create_stack_instances(
+        StackSetName=EXEC_ROLE, DeploymentTargets={"OrganizationalUnitIds": [PROD]}, Regions=[IRELAND]
+    )["OperationId"]
+    box.clear_faults()
+    since = box.last_seq()
+    report_dir = tmp_path / "reports"
+    variables = check_os_vars(tmp_path / "vars.yml", report_dir)
+    proc = start_playbook(PLAYBOOK, box, ["-e", f"@{variables}"])
+    try:
+        # the role's write meets the running operation...
+        blocked = poll(
+            lambda: [
+                r
+                for r in box.requests(since)
+                if r["service"] == "cloudformation" and r["error_code"] == "OperationInProgressException"
+            ],
+            "the roles phase to meet the StackSet operation in progress",
+        )
+        assert blocked[0]["action"] == "CreateStackInstances", blocked
+        # ...which then ends (stopped by its owner), and the role goes on
+        cfn.stop_stack_set_operation(StackSetName=EXEC_ROLE, OperationId=theirs)
+    finally:
+        rc, stdout = finish(proc)
+    outcome = collect(box, report_dir, rc, stdout, since)
+    op = cfn.describe_stack_set_operation(StackSetName=EXEC_ROLE, OperationId=theirs)["StackSetOperation"]
+    assert op["Status"] == "STOPPED", op
+    calls = [r for r in box.requests(since) if r["action"] == "CreateStackInstances"]
+    assert calls[0]["error_code"] == "OperationInProgressException" and not calls[-1]["error_code"], calls
+    assert_complete(outcome, *targeted(box))
+    # the accounts that got the execution role from the roles phase (A and D, outside Prod) ran
+    assert all(i["status"] == "Success" for i in statuses(outcome).values()), outcome.summary
+    assert_policy_passed(outcome)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 9: still running at wait_timeout: reported as timed out; re-attaching later by id completes the report
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def slow_world(name: str, slow=("a-tokyo",), delay=50, time_scale=0.25, **changes) -> dict:
+    """One instance answers `yum check-update` after ``delay`` simulated seconds (within CheckUpdate's 60 s)."""
+    world = small_world(name, time_scale=time_scale, **changes)
+    slow_update = {"match": "yum check-update", "stdout": "", "exit_code": 0, "delay": delay}
+    world["profiles"] = {"slow-linux": {"extends": "amazon-linux-2023", "commands": [slow_update]}}
+    for acct in world["accounts"]:
+        for inst in acct["instances"]:
+            if inst["name"] in slow:
+                inst["os_profile"] = "slow-linux"
+    return world
+
+
+def parent_status(box: SandboxHandle, execution_id: str) -> str:
+    ssm = box.client("ssm", region=TOKYO)
+    return ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"][
+        "AutomationExecutionStatus"
+    ]
+
+
+def test_still_running_at_wait_timeout_then_reattach_completes(box, tmp_path):
+    scenario(box, slow_world("timeout"))
+    report_dir = tmp_path / "reports"
+    # every location at once, one poll right after the start (wait_timeout 0)
+    first = play(
+        box,
+        tmp_path,
+        run_vars(report_dir, run_automation_wait_timeout=0, run_automation_location_max_concurrency="8"),
+        name="first",
+    )
+    assert first.execution_id, first.text
+    assert first.execution["status"] in ("InProgress", "Pending"), first.execution
+    # the timeout fails the play (run_automation_fail_on_timeout), saying how to re-attach
+    assert_policy_failed(
+        first, "still going after 0s", "re-attach with -e automation_execution_id=%s" % first.execution_id
+    )
+    # what was known is reported: every location, with its status
+    locations, instances = targeted(box)
+    assert {(loc["account"], loc["region"]) for loc in first.locations} == locations
+    assert all(loc["status"] for loc in first.locations)
+    running = [i for i in statuses(first).values() if i["status"] not in OK_STATUSES | FAILED_STATUSES]
+    assert running, f"nothing was still running at the timeout: the scenario proves nothing {first.locations}"
+
+    poll(lambda: parent_status(box, first.execution_id) not in ("Pending", "InProgress"), "the run to finish")
+    since = box.last_seq()
+    again = play(box, tmp_path, run_vars(report_dir, run_automation_execution_id=first.execution_id), name="again")
+    assert starts(box, since) == [], "re-attaching started another automation"
+    assert again.execution_id == first.execution_id
+    assert_complete(again, locations, instances)
+    assert all(i["status"] == "Success" for i in statuses(again).values()), again.summary
+    assert_policy_passed(again)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 10: the sandbox restarted mid-wait: connection errors are retried, then the loss is reported clearly
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class FixedPortSandbox(SandboxHandle):
+    """A sandbox on a given port, so that it can be restarted where the play expects it."""
+
+    def __init__(self, world, port: int, **kw):
+        super().__init__(world, **kw)
+        self.fixed_port = port
+
+    def start(self):
+        self.port_file.unlink(missing_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["PYTHONPATH"] = str(REPO)
+        cmd = [sys.executable, "-m", "sandbox", "serve", "--world", str(self.world_path)]
+        cmd += ["--port", str(self.fixed_port), "--port-file", str(self.port_file)]
+        self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        info = poll(lambda: self.port_file.exists() and json.loads(self.port_file.read_text()), "the sandbox to start")
+        self.port, self.endpoint = info["port"], info["endpoint"]
+        assert self.admin("GET", "health")["status"] == "ok"
+        return self
+
+    def kill(self):
+        """Stop the process but keep the work directory (stop() removes it)."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        self._log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sandbox_restarted_mid_wait(tmp_path):
+    world = slow_world("restart", delay=50, time_scale=0.5)
+    handle = FixedPortSandbox(world, free_port(), name="restart", workdir=tmp_path / "sandbox").start()
+    report_dir = tmp_path / "reports"
+    log = tmp_path / "play.log"
+    try:
+        since = handle.last_seq()
+        playbook = role_play(tmp_path, run_vars(report_dir, run_automation_wait_timeout=120))
+        proc = start_playbook(playbook, handle, log=log)
+        # the wait has begun: a progress poll read a member account
+        poll(
+            lambda: any(
+                r["action"] == "DescribeAutomationExecutions" and r["account"] != MGMT for r in handle.requests(since)
+            ),
+            "the first progress poll",
+        )
+        execution_id = json.loads((report_dir / "latest.json").read_text())["automation_execution_id"]
+        handle.kill()  # mid-wait: connections are refused from here on...
+        handle.start()  # ...until the sandbox is back, with a new world (the execution is gone)
+        rc, stdout = finish(proc, log)
+        after = handle.requests(0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        handle.stop()
+    # the play's calls reached the restarted sandbox: they were retried through the outage
+    print(stdout[-6000:])
+    reached = [r for r in after if r["service"] == "ssm"]
+    assert reached, "no call reached the restarted sandbox"
+    assert rc != 0, stdout[-5000:]
+    assert "Traceback" not in stdout, stdout[-5000:]
+    # reported clearly: which execution, what happened, and how to come back to it
+    failure = [
+        line
+        for line in stdout.splitlines()
+        if execution_id in line and ("fatal" in line or "FAILED" in line or "Policy failed" in line)
+    ]
+    assert failure, stdout[-5000:]
+    assert "AutomationExecutionNotFound" in stdout or "Could not connect" in stdout, stdout[-5000:]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11: a member account removed from the organization between start and gather
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_member_account_removed_between_start_and_gather(box, tmp_path):
+    scenario(box, small_world("removed"))
+    report_dir = tmp_path / "reports"
+    role_vars = run_vars(report_dir)
+    started = play(box, tmp_path, role_vars, args=["--tags", "run"], name="start")
+    assert started.rc == 0, started.text
+    assert started.execution_id and not started.locations  # started and waited for; not gathered yet
+    locations, instances = targeted(box)  # before the removal: what was targeted
+    box.client("organizations").remove_account_from_organization(AccountId=B)
+    assert B not in box.client("organizations").list_accounts()["Accounts"].__repr__()
+    outcome = play(box, tmp_path, run_vars(report_dir, run_automation_execution_id=started.execution_id), name="gather")
+    removed = {(B, TOKYO), (B, IRELAND)}
+    # It ran before the account left; afterwards its results-reader role is gone with the StackSet instance
+    # (auto-deployment removes it), so AWS refuses the AssumeRole: both locations say so, the others are complete.
+    assert_complete(outcome, locations, instances, unreadable=removed)
+    for loc in outcome.locations:
+        if (loc["account"], loc["region"]) in removed:
+            assert loc["status"] == "Success", loc
+            assert loc["read_error"]["code"] == "AccessDenied", loc
+            assert "arn:aws:iam::%s:role/%s" % (B, READER_ROLE) in loc["read_error"]["message"], loc
+        else:
+            assert all(i["status"] == "Success" for i in loc["instances"]), loc
+    assert_policy_failed(outcome, "2 of 8 instance(s) did not succeed")
