@@ -164,9 +164,9 @@ def run(sandbox_factory, tmp_path):
             aws_access_key_id=box.access_key,
             aws_secret_access_key=box.secret_key,
         )
-        member = sts.assume_role(RoleArn=f"arn:aws:iam::{A}:role/OrganizationAccountAccessRole", RoleSessionName="no-secrets-test")[
-            "Credentials"
-        ]
+        member = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{A}:role/OrganizationAccountAccessRole", RoleSessionName="no-secrets-test"
+        )["Credentials"]
         report_dir = tmp_path / "reports"
         play = [
             {
@@ -239,3 +239,33 @@ def test_no_credential_in_vvv_output_results_or_reports(run):
     for path in files:
         problems += [f"{path.name}: {x}" for x in leaks(path.read_text(errors="replace"), secrets, access_keys, shown)]
     assert not problems, "\n".join(problems)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on ``port`` (Linux /proc/net/tcp{,6})."""
+    found = set()
+    for table, size in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if int(hex_port, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                if size == 8:
+                    found.add(".".join(str(b) for b in raw[::-1]))
+                else:  # four little-endian 32-bit words
+                    words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
+                    found.add(":".join(b"".join(words)[i : i + 2].hex() for i in range(0, 16, 2)))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_the_sandbox_listens_on_loopback_only(sandbox):
+    """The session sandbox's socket is bound to loopback. (A non-loopback --host is refused unless
+    --allow-non-loopback: sandbox/tests/test_server_lifecycle.py.)"""
+    addresses = listening_addresses(sandbox.port)
+    assert addresses, f"nothing listens on port {sandbox.port}"
+    loopback = {"127.0.0.1", "0000:0000:0000:0000:0000:0000:0000:0001"}
+    assert addresses <= loopback, addresses
