@@ -611,6 +611,9 @@ class Summary:
         self.locations = 0
         self.locations_by_status = {}
         self.unreadable = 0
+        # locations with no instance to count (could not run, never started, could not be read): each is a failure
+        # the instance counts cannot show; counted here because ``failures`` is capped at max_failures
+        self.lost_locations = 0
         self.instances = 0
         self.instances_by_status = {}
         self.steps_by_status = {}
@@ -642,6 +645,7 @@ class Summary:
             record.get("status") not in SUCCESS_STATUSES and is_terminal(record.get("status"))
         )
         if failed_location and not record.get("instances") and record.get("read_status") != "failed":
+            self.lost_locations += 1
             # A location that failed with no instance to explain it (role not assumable, no target...), or that the
             # finished automation never started: its targets were not run, which counts.
             item = dict(
@@ -653,6 +657,7 @@ class Summary:
             )
             self._failure(item)
         if record.get("read_error") and record.get("read_status") == "failed":
+            self.lost_locations += 1
             err = record["read_error"]
             self._failure(
                 dict(
@@ -724,6 +729,7 @@ class Summary:
             "locations": self.locations,
             "locations_by_status": dict(self.locations_by_status),
             "unreadable_locations": self.unreadable,
+            "lost_locations": self.lost_locations,
             "instances": self.instances,
             "instances_by_status": dict(self.instances_by_status),
             "steps_by_status": dict(self.steps_by_status),

@@ -149,6 +149,8 @@ summary:
     - C(locations), C(locations_by_status), C(unreadable_locations), C(instances), C(instances_by_status),
       C(steps_by_status), C(step_failures) (per step, counts by status), C(failures) (account, region, instance_id,
       step_name, status, message), C(failures_total), C(failures_truncated), C(api_calls), C(retries).
+    - C(lost_locations) counts the locations with no instance to count (could not run, never started, could not
+      be read), each a failure the instance counts do not show.
   returned: always
   type: dict
 progress:
