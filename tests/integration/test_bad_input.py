@@ -435,15 +435,17 @@ def problems(entry: dict) -> list[str]:
     return [f"{c['id']}: {p} (msg: {msg[:400]!r})" for p in out]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def runbook(sandbox):
     """The test runbook in the management account (the parameter cases read its declared parameters)."""
     ssm = sandbox.client("ssm", region=TOKYO)
     ssm.create_document(
         Name=RUNBOOK_NAME, Content=json.dumps(RUNBOOK), DocumentType="Automation", DocumentFormat="JSON"
     )
-    yield RUNBOOK_NAME
-    ssm.delete_document(Name=RUNBOOK_NAME)
+    try:
+        yield RUNBOOK_NAME
+    finally:
+        ssm.delete_document(Name=RUNBOOK_NAME)
 
 
 def test_the_table_covers_the_issue():
