@@ -121,7 +121,12 @@ def test_execution_role_keeps_the_seed_policies():
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonSSMAutomationRole"}
     ]
     allowed = {a: s["Resource"] for s in statements(role) for a in as_list(s["Action"])}
-    assert set(allowed) == {"resource-groups:ListGroupResources", "tag:GetResources", "ec2:DescribeInstances", "iam:PassRole"}
+    assert set(allowed) == {
+        "resource-groups:ListGroupResources",
+        "tag:GetResources",
+        "ec2:DescribeInstances",
+        "iam:PassRole",
+    }
 
 
 @pytest.mark.skipif(not SEED.is_dir(), reason="the seed reference material is not on this machine")
