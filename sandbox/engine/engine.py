@@ -160,7 +160,11 @@ class Engine:
             self._world = world
             self._profiles = build_profiles(world.profiles)
             if world.time_scale != self.clock.time_scale:
-                self.clock = VirtualClock(world.time_scale or 1.0)
+                # Virtual time goes on from where the old clock is: the dispatcher's event time never exceeds it,
+                # while a clock restarted at the wall clock would be behind it (after a fast scale, by hours), and
+                # every timer scheduled from the dispatcher would land that far in the future (a reset to another
+                # time_scale hung every new execution).
+                self.clock = VirtualClock(world.time_scale or 1.0, start=self.clock.now())
                 self.scheduler.clock = self.clock
         index: dict[tuple[str, str], dict[str, Any]] = {}
         for inst in world.instances:

@@ -396,9 +396,10 @@ def test_throttling_on_10_percent_of_ssm_calls(box, tmp_path):
 
 
 def test_tps_limit_of_5_per_account_region(box, tmp_path):
-    world = small_world("tps", faults=[{"service": "ssm", "tps": 5}])
-    # six instances in one account-region: its gather needs more than 5 calls in a second
-    account(world, A)["instances"].append(tagged("a-fleet", TOKYO, count=5))
+    # 5 calls a second per account-region, no burst beyond one call: calls closer than 200 ms are throttled
+    world = small_world("tps", faults=[{"service": "ssm", "tps": 5, "burst": 1}])
+    # twelve instances in one account-region: its gather makes 13 calls, paced at up to 10 a second
+    account(world, A)["instances"].append(tagged("a-fleet", TOKYO, count=11))
     scenario(box, world)
     outcome = play(box, tmp_path)
     throttled = errors_met(box, outcome.since, "ThrottlingException")
@@ -644,7 +645,7 @@ def parent_status(box: SandboxHandle, execution_id: str) -> str:
 
 
 def test_still_running_at_wait_timeout_then_reattach_completes(box, tmp_path):
-    scenario(box, slow_world("timeout"))
+    scenario(box, slow_world("timeout", time_scale=0.5))  # the slow instance takes 25 s of wall time
     report_dir = tmp_path / "reports"
     # every location at once, one poll right after the start (wait_timeout 0)
     first = play(
@@ -669,7 +670,13 @@ def test_still_running_at_wait_timeout_then_reattach_completes(box, tmp_path):
     running += [i for i in statuses(first).values() if i["status"] not in terminal]
     assert running, f"nothing was still running at the timeout: the scenario proves nothing {first.locations}"
 
-    poll(lambda: parent_status(box, first.execution_id) not in ("Pending", "InProgress"), "the run to finish")
+    try:
+        poll(lambda: parent_status(box, first.execution_id) not in ("Pending", "InProgress"), "the run to finish")
+    except AssertionError as e:
+        ssm = box.client("ssm", region=TOKYO)
+        parent = ssm.get_automation_execution(AutomationExecutionId=first.execution_id)["AutomationExecution"]
+        steps = [(x["StepName"], x["StepStatus"]) for x in parent.get("StepExecutions", [])]
+        raise AssertionError(f"{e}: {parent['AutomationExecutionStatus']} {steps}") from None
     since = box.last_seq()
     again = play(box, tmp_path, run_vars(report_dir, run_automation_execution_id=first.execution_id), name="again")
     assert starts(box, since) == [], "re-attaching started another automation"
