@@ -203,7 +203,9 @@ def start_playbook(playbook: Path, box: SandboxHandle, args=(), log: Path | None
     env = ansible_env({**box.env, "PYTHONUNBUFFERED": "1", "ANSIBLE_PIPELINING": "1"})
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook), *args]
     out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - closed by finish()
-    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.log_file = out if log else None
+    return proc
 
 
 def finish(proc: subprocess.Popen, log: Path | None = None, timeout: int = 900) -> tuple[int, str]:
@@ -212,9 +214,9 @@ def finish(proc: subprocess.Popen, log: Path | None = None, timeout: int = 900) 
     except subprocess.TimeoutExpired:
         proc.kill()
         stdout, _ = proc.communicate()
+    if getattr(proc, "log_file", None) is not None:
+        proc.log_file.close()
     if log is not None:
-        if proc.stdout:
-            proc.stdout.close()
         stdout = log.read_text()
     return proc.returncode, stdout or ""
 
@@ -729,6 +731,7 @@ def test_sandbox_restarted_mid_wait(tmp_path):
     handle = FixedPortSandbox(world, free_port(), name="restart", workdir=tmp_path / "sandbox").start()
     report_dir = tmp_path / "reports"
     log = tmp_path / "play.log"
+    proc = None
     try:
         since = handle.last_seq()
         playbook = role_play(tmp_path, run_vars(report_dir, run_automation_wait_timeout=120))
@@ -746,10 +749,12 @@ def test_sandbox_restarted_mid_wait(tmp_path):
         rc, stdout = finish(proc, log)
         after = handle.requests(0)
     finally:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
+            proc.wait()
         handle.stop()
-    # the play's calls reached the restarted sandbox: they were retried through the outage
+    # the play's calls reached the restarted sandbox: they were retried through the outage (the gather retries
+    # connection errors 10 times with exponential backoff, tens of seconds; the restart takes a few)
     reached = [r for r in after if r["service"] == "ssm"]
     assert reached, "no call reached the restarted sandbox"
     assert rc != 0, stdout[-5000:]
