@@ -8,6 +8,7 @@ Galaxy's own import would run it without containers.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -56,12 +57,19 @@ def importer(tarball: Path) -> list[str]:
         if pip.returncode != 0:
             print(pip.stdout + pip.stderr)
             raise SystemExit("could not install galaxy-importer")
+    # galaxy-importer runs ansible-doc with only the imported collection on ANSIBLE_COLLECTIONS_PATH; the
+    # amazon.aws doc fragments our modules extend are found on sys.path, where an installed amazon.aws lives.
+    (site,) = IMPORTER_VENV.glob("lib/python*/site-packages")
+    aws = site / "ansible_collections" / "amazon" / "aws"
+    if not aws.exists():
+        shutil.copytree(BUILD / "collections" / "ansible_collections" / "amazon" / "aws", aws)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "galaxy-importer.cfg"
         cfg.write_text(CONFIG)
         env = dict(os.environ, GALAXY_IMPORTER_CONFIG=str(cfg), PATH=f"{python.parent}:{os.environ['PATH']}")
         env.pop("ANSIBLE_COLLECTIONS_PATH", None)
         env.pop("PYTHONPATH", None)
+        env.pop("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", None)
         proc = subprocess.run(
             [str(python), "-m", "galaxy_importer.main", str(tarball)],
             capture_output=True,
