@@ -314,7 +314,7 @@ CASES = [
          dict(CHECK_VARS, check_os_target_tag_value="true$(reboot)"), "check_os_target_tag_value", ["tag value"]),
     case("survey-check-pipe", "survey values with shell metacharacters", "check value 'check | sh'", R_CHECK,
          dict(CHECK_VARS, check_os_hostname="check | sh"), "check_os_hostname", ["check", "skip"]),
-    case("survey-region-backtick", "survey values with shell metacharacters", "region 'eu-west-1`id`'", R_CHECK,
+    case("survey-region-backtick", "survey values with shell metacharacters", "a region followed by a command in backquotes", R_CHECK,
          dict(CHECK_VARS, check_os_regions="eu-west-1`id`"), "check_os_regions", [REGION_FORM]),
     case("survey-runbook-name", "survey values with shell metacharacters", "runbook name 'check-os && curl x'",
          R_CHECK, dict(CHECK_VARS, check_os_runbook_name="check-os && curl x"), "check_os_runbook_name",
