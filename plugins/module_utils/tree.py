@@ -38,7 +38,9 @@ from concurrent.futures import wait as wait_futures
 try:
     import boto3
     import botocore.config
+    import botocore.credentials
     import botocore.exceptions
+    import botocore.session
 except ImportError:  # pragma: no cover - the modules report missing boto3 through AnsibleAWSModule
     boto3 = None
     botocore = None
@@ -104,13 +106,96 @@ class Pacer:
             self.sleep(max((1 - self.tokens) / self.rate, 1e-6))
 
 
+if boto3 is not None:
+
+    class _ThreadCredentials(botocore.credentials.Credentials):
+        """botocore credentials that are, in each thread, those of the account that thread is calling for.
+
+        Clients for member accounts are created once per thread and region with this object as their credentials,
+        and :class:`AccountClient` sets the thread's account before each call; botocore asks for the frozen
+        credentials when it signs each attempt (retries included) in the calling thread, so every request is
+        signed with the right account's keys. This replaces one client per account and region: creating a client
+        costs several milliseconds of CPU, and a fresh client parses its first responses with cold model caches.
+        """
+
+        method = "assume-role"
+
+        def __init__(self, resolve):  # pylint: disable=super-init-not-called
+            self._resolve = resolve  # account -> botocore.credentials.ReadOnlyCredentials
+            self._local = threading.local()
+            self.account_id = None
+
+        def use(self, account):
+            self._local.account = account
+
+        def get_frozen_credentials(self):
+            account = getattr(self._local, "account", None)
+            if account is None:
+                raise botocore.exceptions.NoCredentialsError()
+            return self._resolve(account)
+
+        # Read by some botocore code paths (e.g. client.meta), never cached by it.
+        @property
+        def access_key(self):
+            return self.get_frozen_credentials().access_key
+
+        @property
+        def secret_key(self):
+            return self.get_frozen_credentials().secret_key
+
+        @property
+        def token(self):
+            return self.get_frozen_credentials().token
+
+    class _ThreadCredentialProvider(botocore.credentials.CredentialProvider):
+        METHOD = "assume-role"
+
+        def __init__(self, credentials):  # pylint: disable=super-init-not-called
+            self._credentials = credentials
+
+        def load(self):
+            return self._credentials
+
+
+class AccountClient:
+    """A member account's client: a thread's shared client for the region, signing as ``account``.
+
+    Offers the client's API operations (``client.get_automation_execution(...)``) and ``meta``. Each call selects
+    ``account``'s assumed-role credentials (cached and renewed by the factory) for the calling thread, then calls.
+    Paginators and waiters are not offered: they call later, possibly after the thread switched accounts.
+    """
+
+    def __init__(self, factory, client, account):
+        self._factory = factory
+        self._client = client
+        self._account = account
+        self.meta = client.meta
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self._client.meta.method_to_api_mapping:
+            raise AttributeError(
+                "%s: not an API operation of %s" % (name, self._client.meta.service_model.service_name)
+            )
+        method = getattr(self._client, name)
+        factory, account = self._factory, self._account
+
+        def call(*args, **kwargs):
+            factory.thread_credentials.use(account)
+            return method(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+
 class ClientFactory:
     """boto3 clients for any account and region of the organization.
 
-    The caller's own account is read with the caller's credentials; any other account through
-    ``sts:AssumeRole`` into ``role_name``. Assumed credentials are cached per account and renewed
-    ``refresh_margin`` seconds before they expire, or when :meth:`invalidate` is called after AWS
-    reported them expired. Thread-safe. Credentials never leave this object.
+    The caller's own account is read with the caller's credentials (one client per service and region, shared by
+    all threads); any other account through ``sts:AssumeRole`` into ``role_name`` (one STS client for all). Assumed
+    credentials are cached per account and renewed ``refresh_margin`` seconds before they expire, or when
+    :meth:`invalidate` is called after AWS reported them expired. Member accounts' calls go through one client per
+    thread, service and region whose credentials follow the account the thread calls for (:class:`AccountClient`),
+    instead of one client per account and region. Thread-safe. Credentials never leave this object.
     """
 
     def __init__(
@@ -145,10 +230,27 @@ class ClientFactory:
         self._credentials = {}
         self._caller = None
         self._sts = None
+        self._base_clients = {}
+        self._member_session = None
+        self._local = threading.local()
+        self.thread_credentials = _ThreadCredentials(self._frozen)
         self.assume_calls = 0
+        self.clients_created = 0
 
-    # -- identity ----------------------------------------------------------------------------------------
-    def _base_client(self, service, region=None):
+    def after_fork(self):
+        """In a child process: new locks, no client (their connections belong to the parent); caches kept."""
+        self._lock = threading.Lock()
+        self._caller_lock = threading.Lock()
+        self._account_locks = {}
+        self._sts = None
+        self._base_clients = {}
+        self._member_session = None
+        self._local = threading.local()
+        self.thread_credentials = _ThreadCredentials(self._frozen)
+        self.assume_calls = 0
+        self.clients_created = 0
+
+    def _client_kwargs(self, region):
         kwargs = {"config": self.config}
         if region:
             kwargs["region_name"] = region
@@ -156,16 +258,25 @@ class ClientFactory:
             kwargs["endpoint_url"] = self.endpoint_url
         if self.verify is not None:
             kwargs["verify"] = self.verify
-        with self._lock:
-            return self.session.client(service, **kwargs)
+        return kwargs
+
+    # -- identity ----------------------------------------------------------------------------------------
+    def _base_client(self, service, region=None):
+        """The caller's own client for ``service`` in ``region``, created once (boto3 clients are thread-safe)."""
+        key = (service, region)
+        client = self._base_clients.get(key)
+        if client is None:
+            with self._lock:  # a boto3 session is not thread-safe: clients are created one at a time
+                client = self._base_clients.get(key)
+                if client is None:
+                    client = self._base_clients[key] = self.session.client(service, **self._client_kwargs(region))
+                    self.clients_created += 1
+        return client
 
     def _sts_client(self):
         """One STS client for every AssumeRole (botocore clients are thread-safe; creating one costs ~5 ms CPU)."""
         if self._sts is None:
-            client = self._base_client("sts", self.session.region_name or "us-east-1")
-            with self._lock:
-                if self._sts is None:
-                    self._sts = client
+            self._sts = self._base_client("sts", self.session.region_name or "us-east-1")
         return self._sts
 
     def caller_identity(self):
@@ -199,6 +310,9 @@ class ClientFactory:
         """Assumed-role credentials for ``account`` (None for the caller's own account). Raises on failure."""
         if account == self.caller_account:
             return None
+        cached = self._credentials.get(account)
+        if cached and cached["expires"] - self.refresh_margin > self.clock():
+            return cached
         with self._account_lock(account):
             cached = self._credentials.get(account)
             if cached and cached["expires"] - self.refresh_margin > self.clock():
@@ -219,26 +333,56 @@ class ClientFactory:
                 "aws_secret_access_key": creds["SecretAccessKey"],
                 "aws_session_token": creds["SessionToken"],
                 "expires": expires,
+                "frozen": botocore.credentials.ReadOnlyCredentials(
+                    creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+                ),
             }
             self._credentials[account] = cached
             return cached
+
+    def _frozen(self, account):
+        return self.credentials(account)["frozen"]
 
     def invalidate(self, account):
         with self._account_lock(account):
             self._credentials.pop(account, None)
 
+    # -- clients -----------------------------------------------------------------------------------------
+    def _member_boto3_session(self):
+        """A session whose credentials are :attr:`thread_credentials`, with the caller's profile configuration."""
+        if self._member_session is None:
+            core = botocore.session.Session()
+            profile = self.session.profile_name
+            if profile in self.session.available_profiles:
+                core.set_config_variable("profile", profile)
+            core.register_component(
+                "credential_provider",
+                botocore.credentials.CredentialResolver([_ThreadCredentialProvider(self.thread_credentials)]),
+            )
+            self._member_session = boto3.session.Session(botocore_session=core)
+        return self._member_session
+
+    def _member_client(self, service, region):
+        clients = getattr(self._local, "clients", None)
+        if clients is None:
+            clients = self._local.clients = {}
+        client = clients.get((service, region))
+        if client is None:
+            with self._lock:
+                client = self._member_boto3_session().client(service, **self._client_kwargs(region))
+                self.clients_created += 1
+            clients[(service, region)] = client
+        return client
+
     def client(self, service, region, account=None):
+        """A client for ``service`` in ``region`` as ``account`` (the caller when None or the caller's account).
+
+        For a member account, the role is assumed now (so that a refusal surfaces here) and an
+        :class:`AccountClient` is returned."""
         if account is None or account == self.caller_account:
             return self._base_client(service, region)
-        creds = self.credentials(account)
-        kwargs = {"region_name": region, "config": self.config}
-        kwargs.update({k: v for k, v in creds.items() if k != "expires"})
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
-        if self.verify is not None:
-            kwargs["verify"] = self.verify
-        with self._lock:
-            return self.session.client(service, **kwargs)
+        self.credentials(account)
+        return AccountClient(self, self._member_client(service, region), account)
 
 
 # ---------------------------------------------------------------------------------------------------------

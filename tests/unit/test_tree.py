@@ -527,7 +527,54 @@ def test_client_factory_caches_and_renews_assumed_credentials():
     assert factory.assume_calls == 3
     client = factory.client("ssm", "eu-west-1", "222222222222")
     assert client.meta.region_name == "eu-west-1"
-    assert client._client_config.retries["mode"] == "standard"
+    assert client.meta.config.retries["mode"] == "standard"
+
+
+@mock_aws
+def test_member_clients_sign_as_their_account_whatever_the_thread_and_order():
+    """One client per thread and region serves every member account: each call is signed with its account's
+    assumed-role credentials (moto answers GetCallerIdentity with the account the keys belong to)."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    factory = tree.ClientFactory(session=session, role_name="Reader")
+    accounts = ["2222222222%02d" % n for n in range(12)]
+    seen = {}
+    errors = []
+    gate = threading.Barrier(4)
+
+    def read(offset):
+        try:
+            gate.wait(timeout=10)
+            for n in range(3 * len(accounts)):
+                account = accounts[(n + offset) % len(accounts)]
+                region = ["eu-west-1", "ap-northeast-1"][n % 2]
+                ident = factory.client("sts", region, account).get_caller_identity()
+                seen.setdefault(account, set()).add(ident["Account"])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert seen == {account: {account} for account in accounts}
+    assert factory.assume_calls == len(accounts)  # one AssumeRole per account, whatever the threads
+    # one member client per thread and region (plus the caller's STS client), not one per account and region
+    assert factory.clients_created <= 1 + 4 * 2
+    own = factory.client("sts", "eu-west-1", factory.caller_account)
+    assert own.get_caller_identity()["Account"] == factory.caller_account
+
+
+def test_account_client_offers_api_operations_only():
+    session = boto3.session.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    factory = tree.ClientFactory(session=session)
+    client = tree.AccountClient(factory, factory._member_client("ssm", "eu-west-1"), "222222222222")
+    assert callable(client.get_automation_execution)
+    with pytest.raises(AttributeError, match="get_paginator"):
+        client.get_paginator("describe_automation_executions")
 
 
 def test_targets_never_started_are_reported_not_dropped():
