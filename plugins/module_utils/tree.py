@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import random
 import re
 import threading
 import time
@@ -56,6 +57,12 @@ UUID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]
 MEMBER_ID_KEYS = ("ExecutionId", "AutomationExecutionId", "ChildAutomationExecutionId", "ExecutionIds")
 PAGE_SIZE = 50
 RENEWALS = 3  # credential renewals per call, when AWS answers that they expired
+# More rounds of a call that botocore's retries gave up on because of throttling (its attempts were spent, or its
+# retry quota, which a client shared by many locations spends faster), each after slowing the location's pacer.
+THROTTLE_ROUNDS = 4
+THROTTLE_BACKOFF = 0.5  # seconds, doubled each round, jittered, at most THROTTLE_BACKOFF_MAX
+THROTTLE_BACKOFF_MAX = 8.0
+MIN_RATE = 0.5  # calls per second: a throttled location is never paced slower than this
 COMMAND_STDOUT_MAX = 24000
 COMMAND_STDERR_MAX = 8000
 
@@ -92,6 +99,27 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self.last = clock()
+        self.target = None  # the rate to come back to after slow_down()
+
+    def slow_down(self, fallback=5.0):
+        """Halve the rate (an unpaced location starts at ``fallback``) after a throttle; never below MIN_RATE."""
+        if self.target is None:
+            self.target = self.rate
+        self.rate = max(MIN_RATE, (self.rate / 2.0) if self.rate > 0 else fallback)
+        self.capacity = max(1.0, min(self.capacity, self.rate))
+        self.tokens = min(self.tokens, 0.0)
+
+    def recover(self):
+        """After a call that went through: 10% faster, back up to the rate it started with (0: unpaced again)."""
+        target = self.target
+        if target is None:
+            return
+        if target > 0 and self.rate * 1.1 < target:
+            self.rate *= 1.1
+            return
+        self.rate = target
+        self.capacity = float(max(1.0, target))
+        self.target = None
 
     def take(self):
         if self.rate <= 0:
@@ -224,6 +252,7 @@ class ClientFactory:
         self.clock = clock
         base = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
         self.config = base.merge(config) if config is not None else base
+        self.pool_size = 10  # connections kept per member client; gather() raises it to its concurrency
         self._lock = threading.Lock()
         self._caller_lock = threading.Lock()
         self._account_locks = {}
@@ -232,6 +261,7 @@ class ClientFactory:
         self._sts = None
         self._base_clients = {}
         self._member_session = None
+        self._member_clients = {}
         self._local = threading.local()
         self.thread_credentials = _ThreadCredentials(self._frozen)
         self.assume_calls = 0
@@ -245,6 +275,7 @@ class ClientFactory:
         self._sts = None
         self._base_clients = {}
         self._member_session = None
+        self._member_clients = {}
         self._local = threading.local()
         self.thread_credentials = _ThreadCredentials(self._frozen)
         self.assume_calls = 0
@@ -363,15 +394,28 @@ class ClientFactory:
         return self._member_session
 
     def _member_client(self, service, region):
-        clients = getattr(self._local, "clients", None)
-        if clients is None:
-            clients = self._local.clients = {}
-        client = clients.get((service, region))
+        """The client member accounts' calls go through: one per service and region, shared by every thread (boto3
+        clients are thread-safe; its connection pool is sized by :attr:`pool_size`). With botocore's ``adaptive``
+        retry mode, one per thread instead: that mode's client-side rate limiter must not slow every account of a
+        region after one account was throttled."""
+        key = (service, region)
+        if self.config.retries.get("mode") == "adaptive":
+            clients = getattr(self._local, "clients", None)
+            if clients is None:
+                clients = self._local.clients = {}
+        else:
+            clients = self._member_clients
+        client = clients.get(key)
         if client is None:
             with self._lock:
-                client = self._member_boto3_session().client(service, **self._client_kwargs(region))
-                self.clients_created += 1
-            clients[(service, region)] = client
+                client = clients.get(key)
+                if client is None:
+                    kwargs = self._client_kwargs(region)
+                    kwargs["config"] = botocore.config.Config(max_pool_connections=max(10, self.pool_size)).merge(
+                        self.config
+                    )
+                    client = clients[key] = self._member_boto3_session().client(service, **kwargs)
+                    self.clients_created += 1
         return client
 
     def client(self, service, region, account=None):
@@ -516,8 +560,11 @@ class LocationReader:
 
     def call(self, service, operation, **kwargs):
         """One paced API call. When AWS says the credentials expired (possibly while botocore was retrying a
-        throttled call), they are renewed and the call made again, up to ``RENEWALS`` times."""
+        throttled call), they are renewed and the call made again, up to ``RENEWALS`` times. When botocore's retries
+        gave up on throttling, the location slows down (its pacer halves its rate, coming back 10% per call that
+        goes through) and the call is made again after a jittered backoff, up to ``THROTTLE_ROUNDS`` times."""
         attempt = 0
+        throttled = 0
         while True:
             self.pacer.take()
             self.calls += 1
@@ -525,14 +572,23 @@ class LocationReader:
                 response = getattr(self._client(service), operation)(**kwargs)
             except Exception as e:  # pylint: disable=broad-except
                 self.retries += _retry_attempts(getattr(e, "response", None))
-                if attempt < RENEWALS and error_info(e)["code"] in EXPIRED_CODES:
+                code = error_info(e)["code"]
+                if attempt < RENEWALS and code in EXPIRED_CODES:
                     attempt += 1
                     self.renewals += 1
                     self.factory.invalidate(self.account)
                     self._clients.clear()
                     continue
+                if throttled < THROTTLE_ROUNDS and code in THROTTLE_CODES:
+                    throttled += 1
+                    self.retries += 1
+                    self.pacer.slow_down()
+                    backoff = min(THROTTLE_BACKOFF_MAX, THROTTLE_BACKOFF * 2 ** (throttled - 1))
+                    self.pacer.sleep(backoff * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not security
+                    continue
                 raise
             self.retries += _retry_attempts(response)
+            self.pacer.recover()
             return response
 
     def children(self, member_id):
@@ -987,6 +1043,8 @@ def gather(
             kept.append(record)
 
     workers = max(1, int(concurrency or 1))
+    if hasattr(factory, "pool_size"):
+        factory.pool_size = max(factory.pool_size, workers)  # one kept connection per thread in a shared client
     pending = deque(locations)
     in_flight = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gather") as pool:

@@ -381,16 +381,88 @@ def test_an_instance_that_cannot_be_read_keeps_its_status_and_reason():
     factory = FakeFactory()
     build_world(factory, demo_layout())
     member = factory.ssm("222222222222", "eu-west-1")
-    member.fail["get_automation_execution"] = [None, client_error("ThrottlingException", "Rate exceeded")]
+    member.fail["get_automation_execution"] = [None, client_error("AccessDeniedException", "not allowed")]
     result = tree.gather(factory, PARENT, "eu-west-1", rate=0)
     loc = [r for r in result["locations"] if r["account"] == "222222222222" and r["region"] == "eu-west-1"][0]
     assert loc["read_status"] == "partial"
     first, second = loc["instances"]
-    assert first["read_error"] == {"code": "ThrottlingException", "message": "Rate exceeded"}
+    assert first["read_error"] == {"code": "AccessDeniedException", "message": "not allowed"}
     assert first["status"] == "Success"  # from DescribeAutomationExecutions, still reported
     assert second["steps"]
     assert result["summary"]["read_errors"] == 1
     assert result["summary"]["retries"] >= 2
+
+
+def member_reader(factory, rate=10.0):
+    """A LocationReader on 222222222222/eu-west-1 whose pacer records its sleeps instead of sleeping."""
+    slept = []
+    now = [0.0]
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    location = {
+        "account": "222222222222",
+        "region": "eu-west-1",
+        "status": "Success",
+        "member_execution_id": uid("222222222222", "eu-west-1"),
+    }
+    pacer = tree.Pacer(rate, clock=lambda: now[0], sleep=sleep)
+    return tree.LocationReader(factory, location, pacer=pacer), slept
+
+
+def test_a_throttle_botocore_gave_up_on_slows_the_location_and_is_retried():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    member = factory.ssm("222222222222", "eu-west-1")
+    member.fail["get_automation_execution"] = [client_error("ThrottlingException", "Rate exceeded")] * 2
+    reader, slept = member_reader(factory)
+    record = reader.read()
+    assert record["read_status"] == "ok"
+    assert [i["read_error"] for i in record["instances"]] == [None, None]
+    assert all(i["steps"] for i in record["instances"])
+    # two backoffs, jittered within [0.5, 1] x THROTTLE_BACKOFF x 2^round
+    backoffs = [s for s in slept if s >= tree.THROTTLE_BACKOFF / 2]
+    assert len(backoffs) == 2
+    assert tree.THROTTLE_BACKOFF / 2 <= backoffs[0] <= tree.THROTTLE_BACKOFF
+    assert tree.THROTTLE_BACKOFF <= backoffs[1] <= 2 * tree.THROTTLE_BACKOFF
+    assert reader.retries == 2 + 2 * 2  # botocore's attempts reported by each error, plus our two rounds
+    assert member.calls.count("get_automation_execution") == 2 + 2
+
+
+def test_a_location_throttled_past_the_rounds_records_the_reason():
+    factory = FakeFactory()
+    build_world(factory, demo_layout())
+    member = factory.ssm("222222222222", "eu-west-1")
+    member.fail["describe_automation_executions"] = [client_error("ThrottlingException", "Rate exceeded")] * 20
+    reader, _slept = member_reader(factory)
+    record = reader.read()
+    assert record["read_status"] == "failed"
+    assert record["read_error"]["code"] == "ThrottlingException"
+    assert member.calls.count("describe_automation_executions") == 1 + tree.THROTTLE_ROUNDS
+    assert reader.pacer.rate >= tree.MIN_RATE
+
+
+def test_pacer_slows_down_and_comes_back():
+    pacer = tree.Pacer(10, clock=lambda: 0.0, sleep=lambda s: None)
+    pacer.slow_down()
+    assert pacer.rate == 5
+    pacer.slow_down()
+    assert pacer.rate == 2.5
+    for _n in range(100):
+        pacer.recover()
+    assert pacer.rate == 10 and pacer.target is None
+    unpaced = tree.Pacer(0, clock=lambda: 0.0, sleep=lambda s: None)
+    unpaced.slow_down()
+    assert unpaced.rate == 5.0  # a throttled unpaced location gets paced...
+    for _n in range(100):
+        unpaced.recover()
+    assert unpaced.rate == 0  # ...and unpaced again once calls go through
+    floor = tree.Pacer(1, clock=lambda: 0.0, sleep=lambda s: None)
+    for _n in range(10):
+        floor.slow_down()
+    assert floor.rate == tree.MIN_RATE
 
 
 def test_streaming_hands_every_record_to_the_callback_and_keeps_none():
