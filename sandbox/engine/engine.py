@@ -32,13 +32,14 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
+from sandbox import fidelity
+
 from . import runbook as rb
 from .clock import Scheduler, VirtualClock
 from .errors import AwsError, StepFailure, api_exception_message, error, invalid_params, validation
 from .executions import TERMINAL, Execution, StepExecution, Store, new_id
 from .profiles import Profile, build_profiles
 from .runcommand import RunCommand
-from .shapes import validate_request
 
 log = logging.getLogger(__name__)
 
@@ -428,7 +429,9 @@ class Engine:
 
     def wrap(self, action: str, fn):
         def handler(call):
-            validate_request("ssm", action, call.params)
+            problems = fidelity.validate_input("ssm", action, call.params)
+            if problems:
+                raise validation(fidelity.validation_message(problems))
             with self.lock:
                 self._sync_world()
                 return fn(call)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .shapes import output_errors
+from sandbox import fidelity
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK_OS = REPO / "roles" / "check_os" / "files" / "check-os.yml"
@@ -46,38 +46,30 @@ ENGINE_OPERATIONS = frozenset(
 
 
 def wire_problems(service: str, operation: str, body: bytes, status: int) -> list[str]:
-    """Problems with one response as sent: the team's checker (sandbox/fidelity.py) when present, plus the engine's
-    own (shapes.output_errors) so both agree on what "valid against botocore's output shape" means."""
-    try:
-        from sandbox import fidelity
-    except ImportError:  # pragma: no cover - before the server layer ships it
-        fidelity = None
-    if status >= 300:
+    """Problems with one response as sent, by sandbox.fidelity: a success body against botocore's output shape; an
+    error as a JSON error body ({"__type", "message"} and nothing else) that botocore parses into a code and a
+    message."""
+    if status < 300:
         try:
-            data = json.loads(body) if body else {}
+            return fidelity.validate_output(service, operation, body)
         except ValueError:
-            return [f"error response is not JSON: {body[:200]!r}"]
-        problems = (
-            []
-            if isinstance(data.get("__type"), str) and isinstance(data.get("message", ""), str)
-            else [f"bad error body {data!r}"]
-        )
-        extra = set(data) - {"__type", "message", "Message"}
-        if extra:
-            problems.append(f"unexpected error members {sorted(extra)}")
-        if fidelity is not None:
-            try:
-                fidelity.validate_error(service, body, status)
-            except AssertionError as exc:
-                problems.append(str(exc))
-        return problems
+            return [f"response is not JSON: {body[:200]!r}"]
     try:
         data = json.loads(body) if body else {}
     except ValueError:
-        return [f"response is not JSON: {body[:200]!r}"]
-    problems = output_errors(service, operation, data)
-    if fidelity is not None:
-        problems += [f"fidelity: {p}" for p in fidelity.validate_output(service, operation, body)]
+        return [f"error response is not JSON: {body[:200]!r}"]
+    problems = (
+        []
+        if isinstance(data.get("__type"), str) and isinstance(data.get("message", ""), str)
+        else [f"bad error body {data!r}"]
+    )
+    extra = set(data) - {"__type", "message", "Message"}
+    if extra:
+        problems.append(f"unexpected error members {sorted(extra)}")
+    try:
+        fidelity.validate_error(service, body, status)
+    except AssertionError as exc:
+        problems.append(str(exc))
     return problems
 
 

@@ -3,16 +3,17 @@ selectors/branch choices, request and response shape checks, and the scaled sche
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 
+from sandbox import fidelity
 from sandbox.engine import runbook as rb
 from sandbox.engine.clock import Scheduler, VirtualClock
 from sandbox.engine.errors import AwsError, StepFailure
 from sandbox.engine.profiles import BUILTIN, Facts, build_profiles, garble, run_spec
-from sandbox.engine.shapes import output_errors, validate_request
 from sandbox.engine.shell import run_bash, run_powershell
 from sandbox.engine.testkit import CHECK_OS
 
@@ -228,35 +229,47 @@ def test_branch_operators():
         rb.iso_duration("10 minutes")
 
 
-# -- shapes ---------------------------------------------------------------------------------------------------------
+# -- request and response shapes (sandbox.fidelity, as the engine uses it) --------------------------------------------
 def test_request_validation_uses_the_coral_format():
-    with pytest.raises(AwsError) as err:
-        validate_request(
-            "ssm",
-            "StartAutomationExecution",
-            {"DocumentName": "doc", "MaxConcurrency": "0", "TargetLocations": [{"Accounts": ["1"] * 51}]},
-        )
-    assert err.value.code == "ValidationException"
-    assert err.value.message.startswith("2 validation errors detected: ")
+    problems = fidelity.validate_input(
+        "ssm",
+        "StartAutomationExecution",
+        {"DocumentName": "doc", "MaxConcurrency": "0", "TargetLocations": [{"Accounts": ["1"] * 51}]},
+    )
+    message = fidelity.validation_message(problems)
+    assert message.startswith("2 validation errors detected: ")
     assert (
         "Value '0' at 'maxConcurrency' failed to satisfy constraint: Member must satisfy regular expression pattern"
-        in err.value.message
+        in message
     )
     assert (
         "at 'targetLocations.1.member.accounts' failed to satisfy constraint: Member must have length less than or equal to 50"
-        in err.value.message
+        in message
     )
-    with pytest.raises(AwsError) as err:
-        validate_request("ssm", "GetAutomationExecution", {})
-    assert (
+    assert fidelity.validate_input("ssm", "GetAutomationExecution", {}) == [
         "Value null at 'automationExecutionId' failed to satisfy constraint: Member must not be null"
-        in err.value.message
+    ]
+    assert fidelity.validation_message(["x"]) == "1 validation error detected: x"
+    assert (
+        fidelity.validate_input(
+            "ssm",
+            "StartAutomationExecution",
+            {"DocumentName": "check-os", "Targets": [{"Key": "tag:ssm-automation", "Values": ["true"]}]},
+        )
+        == []
     )
-    validate_request(
+    problems = fidelity.validate_input(
         "ssm",
         "StartAutomationExecution",
-        {"DocumentName": "check-os", "Targets": [{"Key": "tag:ssm-automation", "Values": ["true"]}]},
+        {"DocumentName": "check-os", "Mode": "Fast", "Targets": [None], "Parameters": {"P": None}, "MaxConcurrency": 5},
     )
+    assert (
+        "Value 'Fast' at 'mode' failed to satisfy constraint: Member must satisfy enum value set: [Auto, Interactive]"
+        in problems
+    )
+    assert "Value null at 'targets.1.member' failed to satisfy constraint: Member must not be null" in problems
+    assert "Value '5' at 'maxConcurrency' failed to satisfy constraint: Member must be a string" in problems
+    assert len(problems) == 3  # a null map value is let through
 
 
 def test_output_shape_check_finds_real_problems():
@@ -268,9 +281,9 @@ def test_output_shape_check_finds_real_problems():
             "StepExecutions": [],
         }
     }
-    assert output_errors("ssm", "GetAutomationExecution", ok) == []
+    assert fidelity.validate_output("ssm", "GetAutomationExecution", json.dumps(ok)) == []
     bad = {"AutomationExecution": {"ExecutionStartTime": "2024-01-01", "AutomationExecutionStatus": "Done", "Extra": 1}}
-    problems = output_errors("ssm", "GetAutomationExecution", bad)
+    problems = fidelity.validate_output("ssm", "GetAutomationExecution", json.dumps(bad))
     assert any("Extra: not a member" in p for p in problems)
     assert any("epoch seconds" in p for p in problems)
     assert any("'Done' is not one of" in p for p in problems)
