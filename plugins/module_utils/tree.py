@@ -28,13 +28,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import random
 import re
+import signal
+import sys
 import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from multiprocessing.connection import Pipe
+from multiprocessing.connection import wait as wait_connections
 
 try:
     import boto3
@@ -971,6 +976,7 @@ def gather(
     keep=True,
     max_failures=1000,
     on_header=None,
+    processes=1,
 ):
     """Read the whole tree of ``parent_id`` (in the caller's account and ``region``).
 
@@ -1043,6 +1049,29 @@ def gather(
             kept.append(record)
 
     workers = max(1, int(concurrency or 1))
+    used = processes_for(processes, len(locations), workers)
+    if used > 1:
+        assume_calls = 0
+        for item in _read_in_processes(factory, locations, work, workers, used):
+            if isinstance(item, int):
+                assume_calls += item
+            else:
+                finish(item)
+        summary.api_calls += assume_calls
+    else:
+        for record in _read_in_threads(factory, locations, work, workers):
+            finish(record)
+        if hasattr(factory, "assume_calls"):
+            summary.api_calls += factory.assume_calls
+    if kept is not None:
+        kept.sort(key=lambda r: (r["account"], r["region"]))
+    out = summary.as_dict()
+    out["processes"] = used
+    return {"execution": header, "locations": kept, "summary": out, "progress": summary.progress()}
+
+
+def _read_in_threads(factory, locations, work, workers):
+    """Yield ``work(location)`` for every location, in completion order, from a pool of ``workers`` threads."""
     if hasattr(factory, "pool_size"):
         factory.pool_size = max(factory.pool_size, workers)  # one kept connection per thread in a shared client
     pending = deque(locations)
@@ -1053,12 +1082,128 @@ def gather(
                 in_flight.add(pool.submit(work, pending.popleft()))
             done, in_flight = wait_futures(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                finish(future.result())
-    if kept is not None:
-        kept.sort(key=lambda r: (r["account"], r["region"]))
-    if hasattr(factory, "assume_calls"):
-        summary.api_calls += factory.assume_calls
-    return {"execution": header, "locations": kept, "summary": summary.as_dict(), "progress": summary.progress()}
+                yield future.result()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Worker processes
+# ---------------------------------------------------------------------------------------------------------
+
+AUTO_LOCATIONS_PER_PROCESS = 100  # ``processes=0`` (automatic) starts one worker process per this many locations
+AUTO_MAX_PROCESSES = 8
+
+
+def can_fork():
+    """Worker processes are forked: Linux only (fork is unsafe on macOS), and only from a single-threaded process
+    (a fork copies no thread, but copies the locks other threads may hold)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def available_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def processes_for(processes, locations, concurrency):
+    """How many worker processes read ``locations``: ``processes`` (1: none, the calling process's threads), or
+    with 0 (automatic) one per AUTO_LOCATIONS_PER_PROCESS locations, at most the CPUs available and
+    AUTO_MAX_PROCESSES; never more than the locations or the concurrency, and 1 where worker processes cannot be
+    forked (see :func:`can_fork`)."""
+    if processes is None:
+        processes = 1
+    if processes == 0:
+        processes = min(available_cpus(), AUTO_MAX_PROCESSES, -(-locations // AUTO_LOCATIONS_PER_PROCESS))
+    processes = min(int(processes), locations, concurrency)
+    if processes <= 1 or not can_fork():
+        return 1
+    return processes
+
+
+def split_by_account(locations, n):
+    """``n`` groups of locations, every account's locations in one group (one AssumeRole per account), balanced
+    by number of locations (largest accounts first)."""
+    by_account = {}
+    for location in locations:
+        by_account.setdefault(location["account"], []).append(location)
+    groups = [[] for _n in range(n)]
+    for account in sorted(by_account, key=lambda a: (-len(by_account[a]), a)):
+        min(groups, key=len).extend(by_account[account])
+    return [g for g in groups if g]
+
+
+def _worker_main(factory, group, work, workers, conn):
+    """In a forked worker process: read ``group`` with ``workers`` threads, send each record, then the number of
+    AssumeRole calls made. Exits without running the parent's exit handlers."""
+    code = 0
+    try:
+        if hasattr(factory, "after_fork"):
+            factory.after_fork()
+        for record in _read_in_threads(factory, group, work, workers):
+            conn.send(record)
+        conn.send(getattr(factory, "assume_calls", 0))
+    except BaseException:  # pylint: disable=broad-except
+        code = 1  # the parent records every location this worker did not send
+    finally:
+        try:
+            conn.close()
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+
+
+def _read_in_processes(factory, locations, work, workers, processes):
+    """Fork ``processes`` workers, each reading its accounts' locations with its share of ``workers`` threads and
+    its own copy of ``factory`` (credentials are inherited by the fork, never sent). Yields each record as it
+    arrives, then each worker's AssumeRole count (an int). A location whose worker died before sending it is
+    yielded as unreadable (``WorkerFailed``), never dropped."""
+    groups = split_by_account(locations, processes)
+    per_worker = max(1, -(-workers // len(groups)))
+    workers_alive = {}
+    for group in groups:
+        reader, writer = Pipe(duplex=False)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            reader.close()
+            for other in workers_alive:
+                other.close()
+            _worker_main(factory, group, work, per_worker, writer)
+        writer.close()
+        workers_alive[reader] = {"pid": pid, "group": group, "sent": set()}
+    try:
+        while workers_alive:
+            for conn in wait_connections(list(workers_alive)):
+                worker = workers_alive[conn]
+                try:
+                    item = conn.recv()
+                except EOFError:
+                    del workers_alive[conn]
+                    conn.close()
+                    _pid, status = os.waitpid(worker["pid"], 0)
+                    for location in worker["group"]:
+                        if (location["account"], location["region"]) not in worker["sent"]:
+                            yield dict(
+                                location,
+                                read_status="failed",
+                                read_error={
+                                    "code": "WorkerFailed",
+                                    "message": "the worker process reading this location ended (wait status %d) "
+                                    "before reading it" % status,
+                                },
+                                instances=[],
+                            )
+                    continue
+                if not isinstance(item, int):
+                    worker["sent"].add((item["account"], item["region"]))
+                yield item
+    finally:
+        for conn, worker in workers_alive.items():  # only when the caller stopped early: end the workers
+            try:
+                os.kill(worker["pid"], signal.SIGTERM)
+                os.waitpid(worker["pid"], 0)
+            except OSError:
+                pass
+            conn.close()
 
 
 def progress(factory, parent_id, region, concurrency=16, rate=10.0):

@@ -58,9 +58,25 @@ options:
     aliases: [progress]
   concurrency:
     description:
-      - Locations (account-regions) read at once.
+      - Locations (account-regions) read at once, in all worker processes together (see I(processes)).
+      - Calls within a location are paced by I(rate), so this bounds the calls in flight, not the rate per account.
+      - 64 threads cost little more CPU than 16 (their clients are shared) and hide the calls' latency; see the
+        collection's C(docs/performance.md).
     type: int
-    default: 16
+    default: 64
+  processes:
+    description:
+      - Worker processes that read the locations, each with its share of I(concurrency) and its own clients, so
+        that the harvest uses more than one CPU (botocore's per-call work is CPU-bound, and one Python process
+        runs Python on one CPU at a time). Every account's locations are read by one process (one
+        C(sts:AssumeRole) per account); records are sent back to the module as they complete, so streaming to
+        I(dest) and the summary are unchanged. Credentials are inherited by the forked processes, never sent.
+      - C(0) (automatic) starts one process per 100 locations, at most the CPUs available to the module and 8.
+        C(1) reads everything in the module's own process, with threads.
+      - Worker processes are forked, so they are only used on Linux; elsewhere the module reads with threads.
+      - A location whose worker process dies is reported with C(read_error.code=WorkerFailed), never dropped.
+    type: int
+    default: 0
   rate:
     description:
       - Maximum API calls per second within one location (account-region); C(0) does not pace.
@@ -113,7 +129,7 @@ EXAMPLES = r"""
     automation_execution_id: "{{ run.automation_execution_id }}"
     dest: reports/results.jsonl
     full_output: true
-    concurrency: 64
+    processes: 4
   register: results
 
 - name: A cheap progress poll
@@ -148,7 +164,8 @@ summary:
   description:
     - C(locations), C(locations_by_status), C(unreadable_locations), C(instances), C(instances_by_status),
       C(steps_by_status), C(step_failures) (per step, counts by status), C(failures) (account, region, instance_id,
-      step_name, status, message), C(failures_total), C(failures_truncated), C(api_calls), C(retries).
+      step_name, status, message), C(failures_total), C(failures_truncated), C(api_calls), C(retries),
+      C(processes) (the worker processes used, see I(processes)).
     - C(lost_locations) counts the locations with no instance to count (could not run, never started, could not
       be read), each a failure the instance counts do not show.
   returned: always
@@ -191,7 +208,8 @@ def main():
             "reader_role_name": {"type": "str", "default": tree.DEFAULT_READER_ROLE},
             "full_output": {"type": "bool", "default": False},
             "summary_only": {"type": "bool", "default": False, "aliases": ["progress"]},
-            "concurrency": {"type": "int", "default": 16},
+            "concurrency": {"type": "int", "default": 64},
+            "processes": {"type": "int", "default": 0},
             "rate": {"type": "float", "default": 10.0},
             "retry_mode": {"type": "str", "choices": ["standard", "adaptive"], "default": "standard"},
             "max_attempts": {"type": "int", "default": 10},
@@ -204,7 +222,7 @@ def main():
     try:
         automation.check_execution_id(params["automation_execution_id"], "automation_execution_id")
         validation.role_name(params["reader_role_name"], "reader_role_name")
-        for name, low in (("concurrency", 1), ("max_attempts", 1), ("max_failures", 0)):
+        for name, low in (("concurrency", 1), ("processes", 0), ("max_attempts", 1), ("max_failures", 0)):
             if params[name] < low:
                 raise InvalidInput(name, "must be at least %d" % low)
         if params["rate"] < 0:
@@ -244,6 +262,7 @@ def main():
             keep=not params["dest"] and not params["summary_only"],
             max_failures=params["max_failures"],
             on_header=on_header if writer else None,
+            processes=params["processes"],
         )
     except is_boto3_error_code(["AutomationExecutionNotFoundException", "ValidationException"]) as e:
         module.fail_json(
