@@ -76,6 +76,7 @@ def ours(spec: dict) -> dict:
         callback=writer.location if writer else None,
         keep=writer is None,
         on_header=on_header if writer else None,
+        processes=spec.get("processes", 1),
     )
     if writer:
         writer.summary(result["summary"])
@@ -97,6 +98,7 @@ def ours(spec: dict) -> dict:
         "read_errors": summary["read_errors"],
         "unreadable_locations": summary["unreadable_locations"],
         "vm_hwm_mb": hwm_harvest,
+        "processes": summary.get("processes", 1),
     }
 
 

@@ -76,6 +76,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--retry-mode", choices=["adaptive", "standard"], help="ours: botocore retry mode (default: the module's)"
     )
+    parser.add_argument(
+        "--processes", type=int, help="ours: worker processes (default: the module's, 0 = automatic; 1 = none)"
+    )
+    parser.add_argument(
+        "--also-processes",
+        type=int,
+        nargs="*",
+        default=[1],
+        metavar="N",
+        help="extra ours runs with these worker processes (rows ours@pN; default: 1, ours in one process)",
+    )
     parser.add_argument("--stream", action="store_true", help="ours and ansible stream to JSON Lines (on for --large)")
     parser.add_argument("--baseline", dest="baseline", action="store_true", default=None, help="run the baseline")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the baseline")
@@ -113,7 +124,10 @@ def params_from(args: argparse.Namespace) -> Params:
         p.rate = args.rate
     if args.retry_mode:
         p.retry_mode = args.retry_mode
+    if args.processes is not None:
+        p.processes = args.processes
     p.also_concurrency = list(args.also_concurrency or [])
+    p.also_processes = [n for n in (args.also_processes or []) if n != p.processes]
     return p
 
 
@@ -177,11 +191,15 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
             plan.append(("ours+throttle", "ours", harness.fault_rules(p.latency_ms, p.tps, p.throttle_rate)))
         for n in p.also_concurrency:
             plan.append((f"ours@c{n}", "ours", faults))
+        for n in p.also_processes:
+            plan.append((f"ours@p{n}", "ours", faults))
         for name, kind, rules in plan:
             say(f"{name}: running (faults {rules})")
             variant = p
             if name.startswith("ours@c"):
                 variant = dataclasses.replace(p, concurrency=int(name[len("ours@c") :]))
+            elif name.startswith("ours@p"):
+                variant = dataclasses.replace(p, processes=int(name[len("ours@p") :]))
             result = harness.run_contender(
                 name,
                 handle,
@@ -235,8 +253,9 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
     del reference
     data["reference"] = reference_name
     data["bound"] = bound
+    data["cpu_floor"] = cpu_floor(runs.get("ours"), data["machine"]["nproc"] or 1)
     data["runs"] = {name: r.as_dict() for name, r in runs.items()}
-    data["targets"] = evaluate(p, runs, bound)
+    data["targets"] = evaluate(p, runs, bound, data["cpu_floor"])
     if p.profile:
         data["profiles"] = {}
         sandbox_profile = workdir / "sandbox.pyspy.txt"
@@ -251,7 +270,24 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
     return data
 
 
-def evaluate(p: Params, runs: dict, bound: dict) -> list[dict]:
+def cpu_floor(run, nproc: int) -> dict | None:
+    """What the bound leaves out: the CPU the run needed, measured. The harvest cannot finish before the machine has
+    done its work: the client's and the sandbox's CPU seconds spread perfectly over the ``nproc`` CPUs; nor before
+    the sandbox (one Python process, so one CPU at a time for its Python code) has done its own."""
+    if not run or not run.calls:
+        return None
+    spread = (run.client_cpu_s + run.sandbox_cpu_s) / nproc
+    return {
+        "seconds": max(spread, run.sandbox_cpu_s),
+        "client_cpu_s": run.client_cpu_s,
+        "sandbox_cpu_s": run.sandbox_cpu_s,
+        "nproc": nproc,
+        "spread_s": spread,
+        "formula": "max((client CPU + sandbox CPU) / CPUs, sandbox CPU)",
+    }
+
+
+def evaluate(p: Params, runs: dict, bound: dict, floor: dict | None = None) -> list[dict]:
     out = []
     ours = runs.get("ours")
     base = runs.get("baseline")
@@ -264,11 +300,23 @@ def evaluate(p: Params, runs: dict, bound: dict) -> list[dict]:
         add("ours >= 15x faster than the sequential baseline", ">= 15x", f"{speedup:.1f}x", speedup >= 15)
     if ours:
         ratio = ours.wall_s / bound["seconds"] if bound["seconds"] else float("inf")
+        note = ""
+        if floor:
+            note = (
+                f"the bound counts no CPU; measured CPU floor {floor['seconds']:.2f}s, ours "
+                f"{ours.wall_s / floor['seconds']:.2f}x that"
+                + (
+                    f"; 1.5x the bound ({1.5 * bound['seconds']:.2f}s) is below the CPU floor: unreachable here"
+                    if floor["seconds"] > 1.5 * bound["seconds"]
+                    else ""
+                )
+            )
         add(
             "ours within 1.5x of the bound",
             "<= 1.5x",
             f"{ratio:.1f}x ({ours.wall_s:.2f}s / {bound['seconds']:.2f}s)",
             ratio <= 1.5,
+            note,
         )
         instances = ours.instances or p.instance_executions
         locations = ours.locations or p.locations
@@ -316,6 +364,7 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
     base = runs.get("baseline")
     header = [
         "contender",
+        "procs",
         "wall s",
         "vs base",
         "calls",
@@ -337,6 +386,7 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
         rows.append(
             [
                 name + ("" if r.rc == 0 else f" (rc {r.rc})"),
+                r.detail.get("processes") or (1 if name == "baseline" else ""),
                 f"{r.wall_s:.2f}",
                 speed,
                 r.calls,
@@ -356,7 +406,8 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
         f"gather benchmark: {p.accounts} accounts x {p.regions} regions x {p.instances} instances = "
         f"{p.locations} locations, {p.instance_executions} instance executions; L={p.latency_ms:g} ms, T={p.tps:g}/s "
         f"per account-region; ours: concurrency {p.concurrency}, rate {p.rate:g}/s per location, "
-        f"{p.retry_mode} retries" + (", streaming to JSON Lines" if p.stream else ""),
+        f"{p.retry_mode} retries, processes {p.processes or 'auto'}"
+        + (", streaming to JSON Lines" if p.stream else ""),
         f"machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_mb']} MB, Python {m['python']}, "
         f"load average {m['loadavg_start']} -> {m.get('loadavg_end')}",
         "",
@@ -366,12 +417,20 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
         f"{p.latency_ms:g} ms x {bound['sequential_depth']} = {bound['seconds']:.2f} s",
     ]
     ours = runs.get("ours")
-    if ours and ours.calls:
+    floor = data.get("cpu_floor")
+    if floor:
         lines.append(
-            f"CPU: ours' process used {ours.client_cpu_s:.1f} s of CPU for {ours.calls} calls "
-            f"({1000 * ours.client_cpu_s / ours.calls:.2f} ms/call, botocore and client creation); one Python process "
-            f"runs Python on one core at a time (GIL), so at this cost it needs about {ours.client_cpu_s:.1f} s of "
-            f"one core however concurrent it is; the sandbox used {ours.sandbox_cpu_s:.1f} s "
+            f"CPU floor (measured, next to the bound, which counts no CPU) = max((client CPU + sandbox CPU) / CPUs, "
+            f"sandbox CPU) = max(({floor['client_cpu_s']:.1f} + {floor['sandbox_cpu_s']:.1f}) / {floor['nproc']}, "
+            f"{floor['sandbox_cpu_s']:.1f}) = {floor['seconds']:.2f} s; ours {ours.wall_s:.2f} s = "
+            f"{ours.wall_s / floor['seconds']:.2f}x the CPU floor, {ours.wall_s / bound['seconds']:.1f}x the bound"
+        )
+    if ours and ours.calls:
+        procs = ours.detail.get("processes", 1)
+        lines.append(
+            f"CPU: ours used {ours.client_cpu_s:.1f} s of CPU in {procs} worker process(es) for {ours.calls} calls "
+            f"({1000 * ours.client_cpu_s / ours.calls:.2f} ms/call, botocore's per-call work); one Python process runs "
+            f"Python on one core at a time (GIL); the sandbox used {ours.sandbox_cpu_s:.1f} s "
             f"({1000 * ours.sandbox_cpu_s / ours.calls:.2f} ms/call) on the same {m['nproc']} CPUs"
         )
     ansible = runs.get("ansible")

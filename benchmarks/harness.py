@@ -11,7 +11,6 @@ import json
 import math
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -75,7 +74,7 @@ THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException
 PAGE = 50
 
 # The module's defaults (plugins/modules/automation_execution_info.py): "ours" runs with them unless told otherwise.
-MODULE_DEFAULTS = {"concurrency": 16, "rate": 10.0, "retry_mode": "adaptive", "max_attempts": 10}
+MODULE_DEFAULTS = {"concurrency": 64, "rate": 10.0, "retry_mode": "standard", "max_attempts": 10, "processes": 0}
 
 
 @dataclass
@@ -89,6 +88,7 @@ class Params:
     concurrency: int = MODULE_DEFAULTS["concurrency"]
     rate: float = MODULE_DEFAULTS["rate"]
     retry_mode: str = MODULE_DEFAULTS["retry_mode"]
+    processes: int = MODULE_DEFAULTS["processes"]
     stream: bool = False
     baseline: bool = True
     ansible: bool = True
@@ -98,6 +98,7 @@ class Params:
     profile: bool = False
     probe: bool = True
     also_concurrency: list = field(default_factory=list)
+    also_processes: list = field(default_factory=list)
 
     @property
     def locations(self) -> int:
@@ -179,70 +180,23 @@ def make_world(p: Params) -> dict:
 
 
 class ProfiledSandbox(sandbox_testing.SandboxHandle):
-    """A sandbox started under ``py-spy record`` (raw collapsed stacks), for ``--profile``.
+    """A sandbox started under ``py-spy record`` (raw collapsed stacks, GIL-holding samples), for ``--profile``.
 
     py-spy cannot attach to a running process on this machine (``--pid`` fails to read the interpreter), but it can
-    start one; so the server is started by py-spy, and stopped through the pid it writes to its port file.
+    start one: the server is started with py-spy as its command prefix; ``stop()`` stops the server first (its pid
+    comes from the port file) and gives py-spy a minute to write its output.
     """
 
     def __init__(self, *args, profile_out: Path, rate: int = 100, **kwargs):
         super().__init__(*args, **kwargs)
         self.profile_out = Path(profile_out)
         self.rate = rate
-        self.server_pid = 0
+        self.stop_grace = 60.0
 
-    def start(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    def command_prefix(self) -> list[str]:
         pyspy = Path(sys.executable).parent / "py-spy"
-        cmd = [
-            str(pyspy),
-            "record",
-            "--rate",
-            str(self.rate),
-            "--format",
-            "raw",
-            "--gil",
-            "--nonblocking",
-            "--output",
-            str(self.profile_out),
-            "--",
-            sys.executable,
-            "-m",
-            "sandbox",
-            "serve",
-            "--world",
-            str(self.world_path),
-            "--port",
-            "0",
-            "--port-file",
-            str(self.port_file),
-        ]
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + sandbox_testing.START_TIMEOUT
-        while not self.port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise sandbox_testing.SandboxError(f"profiled sandbox did not start:\n{self.log_path.read_text()}")
-            time.sleep(0.1)  # bounded poll for the port file
-        info = json.loads(self.port_file.read_text())
-        self.port, self.endpoint, self.server_pid = info["port"], info["endpoint"], info["pid"]
-        return self
-
-    def stop(self):
-        if self.server_pid:
-            try:
-                os.kill(self.server_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self.server_pid = 0
-        if self.process is not None:
-            try:
-                self.process.wait(timeout=60)  # py-spy writes its output once the server exits
-            except subprocess.TimeoutExpired:
-                pass
-        super().stop()
+        return [str(pyspy), "record", "--rate", str(self.rate), "--format", "raw", "--gil", "--nonblocking",
+                "--output", str(self.profile_out), "--"]  # fmt: skip
 
 
 def start_sandbox(world: dict, workdir: Path, profile_out: Path | None = None, start_timeout: float = 3600):
@@ -260,13 +214,8 @@ def start_sandbox(world: dict, workdir: Path, profile_out: Path | None = None, s
 
 
 def server_pid(handle) -> int:
-    pid = getattr(handle, "server_pid", 0)
-    if pid:
-        return pid
-    try:
-        return json.loads(Path(handle.port_file).read_text())["pid"]
-    except (OSError, ValueError, KeyError):
-        return handle.process.pid
+    """The sandbox server's own pid (not py-spy's when profiled), for its CPU and memory."""
+    return handle.server_pid or handle.process.pid
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -464,6 +413,8 @@ def ansible_playbook(workdir: Path, parent_id: str, region: str, p: Params, reco
         task["rate"] = p.rate
     if p.retry_mode != MODULE_DEFAULTS["retry_mode"]:
         task["retry_mode"] = p.retry_mode
+    if p.processes != MODULE_DEFAULTS["processes"]:
+        task["processes"] = p.processes
     tasks = []
     if p.stream:
         task["dest"] = str(records)
@@ -569,6 +520,7 @@ def run_contender(
         "stream": p.stream,
         "retry_mode": p.retry_mode,
         "max_attempts": MODULE_DEFAULTS["max_attempts"],
+        "processes": p.processes,
     }
     spec.update(spec_extra or {})
     extra_env = {}
@@ -616,6 +568,7 @@ def run_contender(
             data = json.loads(summary_file.read_text())
             run.retries_client = data["summary"].get("retries")
             run.detail["module_api_calls"] = data["summary"].get("api_calls")
+            run.detail["processes"] = data["summary"].get("processes")
     else:
         lines = [line for line in Path(out).read_text().splitlines() if line.startswith("{")]
         result = json.loads(lines[-1]) if lines else {}

@@ -68,6 +68,8 @@ class SandboxHandle:
         self.log_path = self.workdir / "sandbox.log"
         self.port_file = self.workdir / "port.json"
         self.process: subprocess.Popen | None = None
+        self.server_pid = 0  # the server's own pid (the process started, unless a command prefix started it)
+        self.stop_grace = 0.0  # seconds to wait for the process to exit by itself before SIGTERM
         self.endpoint = ""
         self.port = 0
         self._world: World | None = None
@@ -82,10 +84,18 @@ class SandboxHandle:
         self.region = (src.get("regions") or ["us-east-1"])[0]
 
     # -- process ------------------------------------------------------------------------------------------------------
+    def command_prefix(self) -> list[str]:
+        """Words put before ``python -m sandbox serve ...`` (e.g. a profiler that starts the server); none here."""
+        return []
+
     def start(self) -> SandboxHandle:
+        """Start the server and wait until it answers its health check. On any failure (the process exits, the port
+        file never comes, the health check fails or raises, an interrupt), the process is stopped before raising:
+        a failed start leaves nothing running."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         cmd = [
+            *self.command_prefix(),
             sys.executable,
             "-m",
             "sandbox",
@@ -99,6 +109,14 @@ class SandboxHandle:
         ]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_up(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -107,17 +125,30 @@ class SandboxHandle:
                 info = json.loads(self.port_file.read_text())
                 self.port = info["port"]
                 self.endpoint = info["endpoint"]
+                self.server_pid = info.get("pid") or self.process.pid
                 break
             time.sleep(0.05)  # polling the port file, a bounded wait for the process to come up
         else:
-            self.stop()
             raise SandboxError(f"sandbox did not start within {START_TIMEOUT}s:\n{self.log_path.read_text()}")
         health = self.admin("GET", "health")
-        if health.get("status") != "ok":
+        if not isinstance(health, dict) or health.get("status") != "ok":
             raise SandboxError(f"sandbox not healthy: {health}")
-        return self
 
     def stop(self) -> None:
+        """Stop the server (idempotent). When a command prefix started it (a profiler), the server itself is asked
+        to stop first, so that the prefix can finish its work (write its profile) and exit."""
+        wrapped = self.process is not None and self.server_pid and self.server_pid != self.process.pid
+        if wrapped and self.process.poll() is None:
+            try:
+                os.kill(self.server_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self.server_pid = 0
+        if self.process is not None and self.process.poll() is None and self.stop_grace:
+            try:
+                self.process.wait(timeout=self.stop_grace)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -127,6 +158,7 @@ class SandboxHandle:
                 self.process.wait(timeout=15)
         if getattr(self, "_log", None):
             self._log.close()
+            self._log = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -41,6 +41,11 @@ def bench(tmp_path_factory):
         }
         p_stream = dataclasses.replace(p, stream=True)
         runs["streamed"] = harness.run_contender("streamed", handle, workdir, pid, region, p_stream, kind="ours")
+        # Worker processes (the automatic choice reads 10 locations in one process): 3 forked workers, streaming.
+        p_forked = dataclasses.replace(p, processes=3, stream=True)
+        runs["forked"] = harness.run_contender(
+            "forked", handle, workdir, pid, region, p_forked, kind="ours", faults=faults
+        )
     finally:
         handle.stop()
     reference, counts = harness.read_records(runs["baseline"].records_path)
@@ -59,7 +64,7 @@ def test_setup_ran_everywhere(bench):
     assert counters["SuccessSteps"] == LOCATIONS
 
 
-@pytest.mark.parametrize("name", ["baseline", "ours", "throttled", "streamed"])
+@pytest.mark.parametrize("name", ["baseline", "ours", "throttled", "streamed", "forked"])
 def test_every_contender_is_complete(bench, name):
     run = bench["runs"][name]
     assert run.rc == 0, run.error
@@ -70,7 +75,7 @@ def test_every_contender_is_complete(bench, name):
     assert run.detail["duplicate_records"] == 0
 
 
-@pytest.mark.parametrize("name", ["ours", "throttled", "streamed"])
+@pytest.mark.parametrize("name", ["ours", "throttled", "streamed", "forked"])
 def test_ours_identical_to_the_baseline(bench, name):
     run = bench["runs"][name]
     assert (run.lost, run.extra) == (0, 0)
@@ -84,12 +89,18 @@ def test_throttling_met_and_nothing_lost(bench):
     assert (run.lost, run.extra) == (0, 0)
 
 
-def test_ours_makes_no_redundant_calls(bench):
+def test_worker_processes_were_used(bench):
+    assert bench["runs"]["forked"].detail["processes"] == 3
+    assert bench["runs"]["ours"].detail["processes"] == 1  # automatic: one process per 100 locations
+
+
+@pytest.mark.parametrize("name", ["ours", "forked"])
+def test_ours_makes_no_redundant_calls(bench, name):
     """Issue 7's call budget, per action, from the request log: one GetAutomationExecution per instance execution
     plus the parent's (every location succeeded, so no member execution needs reading), one
-    DescribeAutomationExecutions page per 50 children per location, one AssumeRole per member account, one
-    GetCallerIdentity, no write."""
-    run = bench["runs"]["ours"]
+    DescribeAutomationExecutions page per 50 children per location, one AssumeRole per member account (also when
+    worker processes read the accounts), one GetCallerIdentity, no write."""
+    run = bench["runs"][name]
     calls = run.calls_by_action
     assert run.throttles == 0 and run.server_errors == 0
     assert calls["GetAutomationExecution"] == EXECUTIONS + 1
@@ -115,8 +126,9 @@ def test_baseline_makes_the_obvious_calls(bench):
     assert run.detail["writes"] == 0
 
 
-def test_ours_call_count_within_the_target(bench):
+@pytest.mark.parametrize("name", ["ours", "forked"])
+def test_ours_call_count_within_the_target(bench, name):
     """Issue 9's target: <= 1.05 API calls per instance execution, plus at most 2 per location (every call counted,
     STS included, from the sandbox's request log)."""
-    run = bench["runs"]["ours"]
+    run = bench["runs"][name]
     assert run.calls <= 1.05 * EXECUTIONS + 2 * LOCATIONS
