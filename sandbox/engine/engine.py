@@ -34,6 +34,7 @@ import botocore.exceptions
 
 from sandbox import fidelity
 
+from . import paging
 from . import runbook as rb
 from .clock import Scheduler, VirtualClock
 from .errors import AwsError, StepFailure, api_exception_message, error, invalid_params, validation
@@ -77,36 +78,6 @@ def known_regions() -> frozenset:
 def location_step_name(account: str, region: str) -> str:
     """Name of the parent's fan-out step for one location.  AWS does not document it; see docs/sandbox-engine.md."""
     return f"{account}-{region}"
-
-
-def _token(offset: int, kind: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "k": kind}).encode()).decode()
-
-
-def _offset(token: str | None, kind: str) -> int:
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if data.get("k") != kind:
-            raise ValueError
-        return int(data["o"])
-    except (ValueError, KeyError, TypeError):
-        raise error("InvalidNextToken", "The specified token is not valid.") from None
-
-
-def _parse_time(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        dt = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=_dt.UTC)
-    return dt.timestamp()
 
 
 def _threshold(value: str | None, total: int, default: int | None) -> int | None:
@@ -973,14 +944,7 @@ class Engine:
                     stage="Inputs",
                 )
         except StepFailure as exc:
-            self._step_failed(
-                ex,
-                step,
-                rec,
-                "Failed",
-                exc.message,
-                {"FailureStage": exc.stage, "FailureType": exc.failure_type, "Details": exc.details},
-            )
+            self._step_failure(ex, step, rec, exc)
         except AwsError as exc:
             self._step_failed(
                 ex,
@@ -1081,7 +1045,7 @@ class Engine:
         if "Duration" in inputs:
             seconds = rb.iso_duration(inputs["Duration"])
         elif "Timestamp" in inputs:
-            ts = _parse_time(str(inputs["Timestamp"]))
+            ts = paging.parse_time(str(inputs["Timestamp"]))
             if ts is None:
                 raise StepFailure(
                     f"aws:sleep Timestamp {inputs['Timestamp']!r} is not an ISO 8601 timestamp.", stage="Inputs"
@@ -1178,14 +1142,7 @@ class Engine:
             try:
                 self._aws_api(ex, step, rec)
             except StepFailure as exc:
-                self._step_failed(
-                    ex,
-                    step,
-                    rec,
-                    "Failed",
-                    exc.message,
-                    {"FailureStage": exc.stage, "FailureType": exc.failure_type, "Details": exc.details},
-                )
+                self._step_failure(ex, step, rec, exc)
 
     # step outcome ---------------------------------------------------------------------------------------------
     def _cancel_step_work(self, ex: Execution) -> None:
@@ -1246,6 +1203,11 @@ class Engine:
             else f"Step timed out after timeoutSeconds {step.timeout_seconds}.",
             {"FailureStage": "Execution", "FailureType": "Verification", "Details": {}},
         )
+
+    def _step_failure(self, ex: Execution, step: rb.Step, rec: StepExecution, exc: StepFailure) -> None:
+        """The step failed with ``exc``: its message, stage, type and details."""
+        details = {"FailureStage": exc.stage, "FailureType": exc.failure_type, "Details": exc.details}
+        self._step_failed(ex, step, rec, "Failed", exc.message, details)
 
     def _step_failed(
         self, ex: Execution, step: rb.Step, rec: StepExecution, status: str, message: str, details: dict, response=None
@@ -1353,9 +1315,7 @@ class Engine:
 
     # StopAutomationExecution -------------------------------------------------------------------------------------
     def h_stop(self, call) -> dict:
-        ex = self.store.get(call.account_id, call.region, call.params["AutomationExecutionId"])
-        if ex is None:
-            raise self._not_found(call.params["AutomationExecutionId"])
+        ex = self._execution(call)
         if call.params.get("Type", "Cancel") == "Complete":
             raise validation("StopAutomationExecution Type Complete is not supported by the sandbox; use Cancel.")
         if ex.terminal:
@@ -1411,10 +1371,15 @@ class Engine:
     def _not_found(execution_id: str) -> AwsError:
         return error("AutomationExecutionNotFoundException", f"Automation execution {execution_id} does not exist.")
 
-    def h_get(self, call) -> dict:
+    def _execution(self, call) -> Execution:
+        """The request's AutomationExecutionId, as the caller's account and region see it; not found otherwise."""
         ex = self.store.get(call.account_id, call.region, call.params["AutomationExecutionId"])
         if ex is None:
             raise self._not_found(call.params["AutomationExecutionId"])
+        return ex
+
+    def h_get(self, call) -> dict:
+        ex = self._execution(call)
         return {"AutomationExecution": ex.render()}
 
     def h_describe(self, call) -> dict:
@@ -1449,16 +1414,7 @@ class Engine:
             elif key == "CurrentAction":
                 checks.append(lambda ex, v=set(values): ex.current_action in v)
             elif key in ("StartTimeBefore", "StartTimeAfter"):
-                stamps = [_parse_time(v) for v in values]
-                if any(s is None for s in stamps):
-                    raise error(
-                        "InvalidFilterValue", f"The filter value {values[0]} is not a valid timestamp for {key}."
-                    )
-                bound = min(stamps) if key == "StartTimeBefore" else max(stamps)
-                if key == "StartTimeBefore":
-                    checks.append(lambda ex, t=bound: ex.start < t)
-                else:
-                    checks.append(lambda ex, t=bound: ex.start > t)
+                checks.append(paging.start_time_filter(key, values, lambda ex: ex.start))
             elif key == "AutomationType":
                 bad = [v for v in values if v not in ("CrossAccount", "Local")]
                 if bad:
@@ -1478,24 +1434,13 @@ class Engine:
             elif key in ("AutomationSubtype", "OpsItemId"):
                 checks.append(lambda ex: False)  # no change requests or OpsItems in the sandbox
             else:
-                raise error("InvalidFilterKey", f"The filter key {key} is not valid.")
-        page = p.get("MaxResults") or 50
-        offset = _offset(p.get("NextToken"), "dae")
-        items, i = [], offset
-        while i < len(pool) and len(items) < page:
-            if all(check(pool[i]) for check in checks):
-                items.append(pool[i])
-            i += 1
-        out: dict[str, Any] = {"AutomationExecutionMetadataList": [ex.metadata() for ex in items]}
-        if i < len(pool):
-            out["NextToken"] = _token(i, "dae")
-        return out
+                raise paging.invalid_filter_key(key)
+        items, next_token = paging.page(pool, checks, p, "dae")
+        return paging.listing("AutomationExecutionMetadataList", [ex.metadata() for ex in items], next_token)
 
     def h_describe_steps(self, call) -> dict:
         p = call.params
-        ex = self.store.get(call.account_id, call.region, p["AutomationExecutionId"])
-        if ex is None:
-            raise self._not_found(p["AutomationExecutionId"])
+        ex = self._execution(call)
         steps = list(reversed(ex.steps)) if p.get("ReverseOrder") else ex.steps
         checks = []
         for f in p.get("Filters") or []:
@@ -1509,31 +1454,13 @@ class Engine:
             elif key == "StepExecutionStatus":
                 checks.append(lambda s, v=set(values): s.status in v)
             elif key in ("StartTimeBefore", "StartTimeAfter"):
-                stamps = [_parse_time(v) for v in values]
-                if any(s is None for s in stamps):
-                    raise error(
-                        "InvalidFilterValue", f"The filter value {values[0]} is not a valid timestamp for {key}."
-                    )
-                bound = min(stamps) if key == "StartTimeBefore" else max(stamps)
-                if key == "StartTimeBefore":
-                    checks.append(lambda s, t=bound: s.start is not None and s.start < t)
-                else:
-                    checks.append(lambda s, t=bound: s.start is not None and s.start > t)
+                checks.append(paging.start_time_filter(key, values, lambda s: s.start))
             elif key in ("ParentStepExecutionId", "ParentStepIteration", "ParentStepIteratorValue"):
                 checks.append(lambda s: False)  # no aws:loop in the sandbox
             else:
-                raise error("InvalidFilterKey", f"The filter key {key} is not valid.")
-        page = p.get("MaxResults") or 50
-        offset = _offset(p.get("NextToken"), "dase")
-        items, i = [], offset
-        while i < len(steps) and len(items) < page:
-            if all(check(steps[i]) for check in checks):
-                items.append(steps[i])
-            i += 1
-        out: dict[str, Any] = {"StepExecutions": [s.render() for s in items]}
-        if i < len(steps):
-            out["NextToken"] = _token(i, "dase")
-        return out
+                raise paging.invalid_filter_key(key)
+        items, next_token = paging.page(steps, checks, p, "dase")
+        return paging.listing("StepExecutions", [s.render() for s in items], next_token)
 
     # DescribeInstanceInformation ---------------------------------------------------------------------------------
     def h_describe_instance_information(self, call) -> dict:
@@ -1545,19 +1472,16 @@ class Engine:
             checks.append(self._info_filter(f["key"], f["valueSet"], acct, region))
         for f in p.get("Filters") or []:
             checks.append(self._info_filter(f["Key"], f["Values"], acct, region))
-        page = p.get("MaxResults") or 50
-        offset = _offset(p.get("NextToken"), "dii")
-        items, i = [], offset
-        rendered_cache: dict[str, dict] = {}
-        while i < len(instances) and len(items) < page:
-            info = rendered_cache.setdefault(instances[i].instance_id, self._instance_info(instances[i]))
-            if all(check(instances[i], info) for check in checks):
-                items.append(info)
-            i += 1
-        out: dict[str, Any] = {"InstanceInformationList": items}
-        if i < len(instances):
-            out["NextToken"] = _token(i, "dii")
-        return out
+        infos = {}  # each instance rendered once: the filters read the rendering, the page is made of it
+
+        def info(inst) -> dict:
+            if inst.instance_id not in infos:
+                infos[inst.instance_id] = self._instance_info(inst)
+            return infos[inst.instance_id]
+
+        keep = [lambda inst, check=check: check(inst, info(inst)) for check in checks]
+        items, next_token = paging.page(instances, keep, p, "dii")
+        return paging.listing("InstanceInformationList", [info(inst) for inst in items], next_token)
 
     def _info_filter(self, key: str, values: list[str], acct: str, region: str):
         wanted = set(values)

@@ -17,8 +17,6 @@ What AWS documents and the sandbox reproduces:
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
 import subprocess
@@ -29,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import shell
+from . import paging, shell
 from .errors import error
 from .executions import new_id
 from .profiles import Facts, Profile, run_spec
@@ -124,12 +122,7 @@ class Invocation:
             "StandardOutputUrl": "",
             "StandardErrorUrl": "",
             "CommandPlugins": [self.plugin()] if details else [],
-            "ServiceRole": "",
-            "NotificationConfig": {
-                "NotificationArn": "",
-                "NotificationEvents": [],
-            },  # AWS sends NotificationType "" (not in the enum)
-            "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
+            **_no_notifications(),
         }
         return out
 
@@ -234,27 +227,19 @@ class Command:
             "CompletedCount": len(done),
             "ErrorCount": sum(1 for i in done if i.status in ("Failed", "TimedOut")),
             "DeliveryTimedOutCount": sum(1 for i in done if i.status_details == "DeliveryTimedOut"),
-            "ServiceRole": "",
-            "NotificationConfig": {
-                "NotificationArn": "",
-                "NotificationEvents": [],
-            },  # AWS sends NotificationType "" (not in the enum)
-            "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
+            **_no_notifications(),
             "TimeoutSeconds": self.timeout_seconds,
         }
 
 
-def _page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
-
-
-def _page_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
-    except (ValueError, KeyError, TypeError):
-        raise error("InvalidNextToken", "The specified token is not valid.") from None
+def _no_notifications() -> dict:
+    """The role, notification and CloudWatch members of a command or an invocation sent without them, as AWS
+    renders them (AWS also sends NotificationType "", which is not in the enum: left out)."""
+    return {
+        "ServiceRole": "",
+        "NotificationConfig": {"NotificationArn": "", "NotificationEvents": []},
+        "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
+    }
 
 
 class RunCommand:
@@ -498,10 +483,11 @@ class RunCommand:
         eng.scheduler.run_blocking(work, done)
 
     # -- handlers --------------------------------------------------------------------------------------------
-    def _visible(self, account: str, region: str, command_id: str | None) -> Command | None:
+    def _visible(self, account: str, region: str, command_id: str | None) -> Command:
+        """The command, if the caller's account and region sent it; InvalidCommandId otherwise."""
         cmd = self.commands.get(command_id or "")
         if cmd is None or cmd.account != account or cmd.region != region:
-            return None
+            raise error("InvalidCommandId", "")
         return cmd
 
     def handle_send_command(self, call) -> dict:
@@ -533,8 +519,6 @@ class RunCommand:
 
     def handle_cancel_command(self, call) -> dict:
         cmd = self._visible(call.account_id, call.region, call.params.get("CommandId"))
-        if cmd is None:
-            raise error("InvalidCommandId", "")
         only = set(call.params.get("InstanceIds") or [])
         now = self.engine.now()
         for inv in cmd.invocations:
@@ -551,7 +535,7 @@ class RunCommand:
             elif key == "DocumentName":
                 checks.append(lambda c, v=value: c.document_name == v)
             elif key in ("InvokedAfter", "InvokedBefore"):
-                ts = _parse_time(value)
+                ts = paging.parse_time(value)
                 if ts is None:
                     raise error("InvalidFilterValue", f"The filter value {value} is not a valid timestamp.")
                 checks.append(
@@ -560,7 +544,7 @@ class RunCommand:
             elif key == "ExecutionStage":
                 checks.append(lambda c, v=value: (c.status()[0] in TERMINAL) == (v == "Complete"))
             else:
-                raise error("InvalidFilterKey", f"The filter key {key} is not valid.")
+                raise paging.invalid_filter_key(key)
         return checks
 
     def handle_list_commands(self, call) -> dict:
@@ -568,28 +552,20 @@ class RunCommand:
         acct, region = call.account_id, call.region
         if p.get("CommandId"):
             cmd = self._visible(acct, region, p["CommandId"])
-            if cmd is None:
-                raise error("InvalidCommandId", "")
             pool = [cmd]
         elif p.get("InstanceId"):
             pool = self.by_instance.get((acct, region, p["InstanceId"]), [])
         else:
             pool = self.by_location.get((acct, region), [])
         checks = self._filters(p.get("Filters"))
-        page = p.get("MaxResults") or 50
-        items, next_token = _paginate(pool, checks, page, p.get("NextToken"))
-        out = {"Commands": [c.render() for c in items]}
-        if next_token:
-            out["NextToken"] = next_token
-        return out
+        items, next_token = paging.page(pool, checks, p)
+        return paging.listing("Commands", [c.render() for c in items], next_token)
 
     def handle_list_command_invocations(self, call) -> dict:
         p = call.params
         acct, region = call.account_id, call.region
         if p.get("CommandId"):
             cmd = self._visible(acct, region, p["CommandId"])
-            if cmd is None:
-                raise error("InvalidCommandId", "")
             pool = [i for i in cmd.invocations if not p.get("InstanceId") or i.instance_id == p["InstanceId"]]
         elif p.get("InstanceId"):
             pool = [
@@ -601,19 +577,13 @@ class RunCommand:
         else:
             pool = [i for c in self.by_location.get((acct, region), []) for i in c.invocations]
         checks = [lambda i, f=f: f(i.command) for f in self._filters(p.get("Filters"))]
-        page = p.get("MaxResults") or 50
-        items, next_token = _paginate(pool, checks, page, p.get("NextToken"))
+        items, next_token = paging.page(pool, checks, p)
         details = bool(p.get("Details"))
-        out = {"CommandInvocations": [i.render(details) for i in items]}
-        if next_token:
-            out["NextToken"] = next_token
-        return out
+        return paging.listing("CommandInvocations", [i.render(details) for i in items], next_token)
 
     def handle_get_command_invocation(self, call) -> dict:
         p = call.params
         cmd = self._visible(call.account_id, call.region, p.get("CommandId"))
-        if cmd is None:
-            raise error("InvalidCommandId", "")
         for inv in cmd.invocations:
             if inv.instance_id == p.get("InstanceId"):
                 plugin = p.get("PluginName")
@@ -621,35 +591,6 @@ class RunCommand:
                     raise error("InvalidPluginName", "The plugin name is not valid.")
                 return inv.get()
         raise error("InvocationDoesNotExist", "")
-
-
-def _paginate(pool: list, checks: list, page: int, token: str | None) -> tuple[list, str | None]:
-    """Offset pagination over an append-only list: O(page) without filters, stable while the list grows."""
-    offset = _page_offset(token)
-    items = []
-    i = offset
-    while i < len(pool) and len(items) < page:
-        if all(check(pool[i]) for check in checks):
-            items.append(pool[i])
-        i += 1
-    return items, (_page_token(i) if i < len(pool) else None)
-
-
-def _parse_time(value: str) -> float | None:
-    import datetime as _dt
-
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        text = value.replace("Z", "+00:00")
-        dt = _dt.datetime.fromisoformat(text)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=_dt.UTC)
-        return dt.timestamp()
-    except ValueError:
-        return None
 
 
 def run_local(shell_kind: str, script: str, timeout: float, inst) -> tuple[str, str, int, bool]:

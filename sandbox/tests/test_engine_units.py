@@ -10,6 +10,7 @@ import time
 import pytest
 
 from sandbox import fidelity
+from sandbox.engine import paging
 from sandbox.engine import runbook as rb
 from sandbox.engine.clock import Scheduler, VirtualClock
 from sandbox.engine.errors import AwsError, StepFailure
@@ -319,3 +320,39 @@ def test_virtual_clock_runs_faster_by_the_scale():
     assert clock.now() - t0 >= 4.9  # 50 ms of wall time is >= 5 virtual seconds
     with pytest.raises(ValueError):
         VirtualClock(time_scale=0)
+
+
+# -- paging (every Describe*/List* handler) ---------------------------------------------------------------------------
+def test_pages_follow_their_token_and_filters():
+    pool = list(range(10))
+    odd = [lambda n: n % 2 == 1]
+    first, token = paging.page(pool, odd, {"MaxResults": 2}, "dae")
+    assert first == [1, 3] and token
+    second, token = paging.page(pool, odd, {"MaxResults": 2, "NextToken": token}, "dae")
+    assert second == [5, 7] and token
+    last, token = paging.page(pool, odd, {"MaxResults": 2, "NextToken": token}, "dae")
+    assert last == [9] and token is None
+    assert paging.page(pool, [], {}, None) == (pool, None)  # 50 by default
+    assert paging.listing("Commands", [1], None) == {"Commands": [1]}
+    assert paging.listing("Commands", [1], "t") == {"Commands": [1], "NextToken": "t"}
+
+
+def test_a_token_of_another_listing_or_garbage_is_invalid():
+    _, dae = paging.page(list(range(3)), [], {"MaxResults": 1}, "dae")
+    for params, kind in (({"NextToken": dae}, "dase"), ({"NextToken": "garbage"}, "dae"), ({"NextToken": "x"}, None)):
+        with pytest.raises(AwsError) as err:
+            paging.page([1, 2], [], params, kind)
+        assert err.value.code == "InvalidNextToken"
+    _, untyped = paging.page(list(range(3)), [], {"MaxResults": 1})
+    assert paging.page(list(range(3)), [], {"NextToken": untyped}) == ([1, 2], None)
+
+
+def test_start_time_filters_are_exclusive_and_skip_what_has_not_started():
+    before = paging.start_time_filter("StartTimeBefore", ["1970-01-01T00:01:40Z", "200"], lambda n: n)
+    after = paging.start_time_filter("StartTimeAfter", ["100", "1970-01-01T00:00:50"], lambda n: n)
+    assert [n for n in (None, 99.5, 100, 101) if before(n)] == [99.5]
+    assert [n for n in (None, 99.5, 100, 101) if after(n)] == [101]
+    with pytest.raises(AwsError) as err:
+        paging.start_time_filter("StartTimeAfter", ["yesterday"], lambda n: n)
+    assert err.value.code == "InvalidFilterValue" and "yesterday" in err.value.message
+    assert paging.parse_time("1970-01-01T00:00:10+01:00") == -3590.0
