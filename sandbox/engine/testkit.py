@@ -100,6 +100,14 @@ class Violations(list):
         return check
 
 
+def with_checks(handle):
+    """``handle`` with ``.violations`` and ``.checked``: clients (:class:`Checked`) that validate every SSM response
+    into those violations."""
+    handle.violations = Violations()
+    handle.checked = Checked(handle, handle.violations)
+    return handle
+
+
 class Checked:
     """boto3 clients against a sandbox handle, each validating every SSM response."""
 

@@ -13,7 +13,7 @@ import uuid
 import botocore.exceptions
 import pytest
 
-from sandbox.engine.testkit import CHECK_OS, Checked, Violations, wait_for, wait_terminal
+from sandbox.engine.testkit import CHECK_OS, wait_for, wait_terminal, with_checks
 from sandbox.testing import SandboxHandle
 
 MGMT, MEMBER_A, MEMBER_B = "100000000001", "100000000002", "100000000003"
@@ -81,14 +81,8 @@ WORLD = {
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
-    handle = SandboxHandle(WORLD, name="engine-api", workdir=tmp_path_factory.mktemp("engine-api"))
-    handle.start()
-    handle.violations = Violations()
-    handle.checked = Checked(handle, handle.violations)
-    try:
-        yield handle
-    finally:
-        handle.stop()
+    with SandboxHandle(WORLD, name="engine-api", workdir=tmp_path_factory.mktemp("engine-api")) as handle:
+        yield with_checks(handle)
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +95,11 @@ def no_shape_violations(box):
 @pytest.fixture
 def ssm(box):
     return box.checked.client("ssm", region=REGION)
+
+
+def start_and_wait(ssm, **kwargs) -> dict:
+    """Start an execution and wait for its end (bounded); the execution as GetAutomationExecution returns it."""
+    return wait_terminal(ssm, ssm.start_automation_execution(**kwargs)["AutomationExecutionId"])
 
 
 def iid(box, name: str) -> str:
@@ -293,12 +292,7 @@ def test_yum_update_exit_100_fails_check_update_and_leaves_later_steps_pending(b
             INSTANCE,
         ),
     )
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-1")]})[
-            "AutomationExecutionId"
-        ],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-1")]})
     assert ex["AutomationExecutionStatus"] == "Failed"
     assert status(ex) == {"First": "Success", "Update": "Failed", "Last": "Pending"}
     assert "ResponseCode=[100]" in ex["FailureMessage"]
@@ -311,24 +305,14 @@ def test_on_failure_continue_runs_later_steps_and_ends_success_unless_critical(b
     it"), then Failed."""
     steps = [shell_step("Fails", ["exit 3"], onFailure="Continue"), shell_step("After", ["echo after"])]
     name = create(ssm, runbook(steps, INSTANCE))
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-2")]})[
-            "AutomationExecutionId"
-        ],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-2")]})
     assert ex["AutomationExecutionStatus"] == "Success"
     assert status(ex) == {"Fails": "Failed", "After": "Success"}
     assert by_name(ex)["After"]["Outputs"]["Out"] == ["after\n"]
 
     steps[0]["isCritical"] = True
     name = create(ssm, runbook(steps, INSTANCE))
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-2")]})[
-            "AutomationExecutionId"
-        ],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, "linux-2")]})
     assert ex["AutomationExecutionStatus"] == "Failed"
     assert status(ex) == {"Fails": "Failed", "After": "Success"}
 
@@ -342,10 +326,7 @@ def test_on_failure_step_jumps_and_max_attempts_retries(box, ssm):
     name = create(ssm, runbook(steps, INSTANCE))
     target = iid(box, "linux-3")
     before = len(ssm.list_commands(InstanceId=target)["Commands"])
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [target]})["AutomationExecutionId"],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [target]})
     assert ex["AutomationExecutionStatus"] == "Success"
     assert status(ex) == {"Try": "Failed", "Skipped": "Pending", "Recover": "Success"}
     assert by_name(ex)["Try"]["MaxAttempts"] == 3
@@ -357,12 +338,7 @@ def test_timeouts_stopped_offline_and_slow_commands(box, ssm):
     the step ends TimedOut after its timeoutSeconds (virtual), the execution TimedOut."""
     name = create(ssm, runbook([shell_step("Check", ["slow-task"], timeoutSeconds=10, onFailure="Abort")], INSTANCE))
     for instance in ("stopped", "offline", "chatty"):
-        ex = wait_terminal(
-            ssm,
-            ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [iid(box, instance)]})[
-                "AutomationExecutionId"
-            ],
-        )
+        ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, instance)]})
         step = by_name(ex)["Check"]
         assert (ex["AutomationExecutionStatus"], step["StepStatus"]) == ("TimedOut", "TimedOut"), instance
         assert 9.9 <= (step["ExecutionEndTime"] - step["ExecutionStartTime"]).total_seconds() < 11
@@ -374,10 +350,7 @@ def test_timeouts_stopped_offline_and_slow_commands(box, ssm):
 def test_unmanaged_instance_fails_at_once_with_invalid_instance_id(box, ssm):
     name = create(ssm, runbook([shell_step("Check", ["hostname"], timeoutSeconds=600)], INSTANCE))
     target = iid(box, "unmanaged")
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [target]})["AutomationExecutionId"],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [target]})
     step = by_name(ex)["Check"]
     assert step["StepStatus"] == "Failed"
     assert (step["ExecutionEndTime"] - step["ExecutionStartTime"]).total_seconds() < 1
@@ -518,12 +491,7 @@ def test_execute_aws_api_ec2_describe_instances_and_unsupported_actions(box, ssm
         INSTANCE,
     )
     name = create(ssm, doc)
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [iid(box, "stopped")]})[
-            "AutomationExecutionId"
-        ],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [iid(box, "stopped")]})
     steps = by_name(ex)
     assert steps["State"]["Outputs"]["State"] == ["stopped"]
     assert any('"role"' in t for t in steps["State"]["Outputs"]["Tags"])
@@ -568,10 +536,7 @@ def test_parameters_types_and_automation_variables(box, ssm):
 def test_output_caps_2500_24000_8000(box, ssm):
     target = iid(box, "chatty")
     name = create(ssm, runbook([shell_step("Talk", ["chatty"])], INSTANCE, outputs=["Talk.Out"]))
-    ex = wait_terminal(
-        ssm,
-        ssm.start_automation_execution(DocumentName=name, Parameters={"InstanceId": [target]})["AutomationExecutionId"],
-    )
+    ex = start_and_wait(ssm, DocumentName=name, Parameters={"InstanceId": [target]})
     step = by_name(ex)["Talk"]
     assert len(step["Outputs"]["Out"][0]) == 2500 and len(step["Outputs"]["Output"][0]) == 2500
     assert len(ex["Outputs"]["Talk.Out"][0]) == 2500
@@ -860,10 +825,6 @@ def test_assume_role_that_cannot_be_assumed_fails_the_execution(box, ssm):
 
 
 # -- targeting details -----------------------------------------------------------------------------------------------
-def start_and_wait(ssm, **kwargs) -> dict:
-    return wait_terminal(ssm, ssm.start_automation_execution(**kwargs)["AutomationExecutionId"])
-
-
 def test_ou_expansion_children_and_exclusions(box, ssm):
     """IncludeChildOrganizationUnits false: only accounts directly under the OU; ExcludeAccounts (accounts or OUs)
     applies after expansion; the root includes the management account (API reference, TargetLocation)."""

@@ -19,12 +19,11 @@ import pytest
 
 from sandbox.engine.testkit import (
     EXECUTION_ROLE_TEMPLATE,
-    Checked,
-    Violations,
     aws_cli,
     create_check_os,
     wait_for,
     wait_terminal,
+    with_checks,
 )
 from sandbox.testing import SandboxHandle
 from sandbox.world import DEMO_WORLD
@@ -78,17 +77,9 @@ def substitute(command: str) -> str:
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
     """A private demo-world sandbox for this module (the root-OU test adds a stack to the management account)."""
-    handle = SandboxHandle(DEMO_WORLD, name="engine-seed", workdir=tmp_path_factory.mktemp("engine-seed"))
-    handle.start()
-    violations = Violations()
-    checked = Checked(handle, violations)
-    create_check_os(checked.client("ssm", region=REGION), versions=6)
-    handle.violations = violations
-    handle.checked = checked
-    try:
+    with SandboxHandle(DEMO_WORLD, name="engine-seed", workdir=tmp_path_factory.mktemp("engine-seed")) as handle:
+        create_check_os(with_checks(handle).checked.client("ssm", region=REGION), versions=6)
         yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(autouse=True)

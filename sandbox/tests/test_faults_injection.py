@@ -20,10 +20,8 @@ NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(scope="module")
 def private(tmp_path_factory):
-    handle = SandboxHandle(DEMO_WORLD, name="faults", workdir=tmp_path_factory.mktemp("faults"))
-    handle.start()
-    yield handle
-    handle.stop()
+    with SandboxHandle(DEMO_WORLD, name="faults", workdir=tmp_path_factory.mktemp("faults")) as handle:
+        yield handle
 
 
 @pytest.fixture

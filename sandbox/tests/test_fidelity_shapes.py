@@ -41,10 +41,8 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def private(tmp_path_factory):
-    handle = SandboxHandle(DEMO_WORLD, name="fidelity", workdir=tmp_path_factory.mktemp("fidelity"))
-    handle.start()
-    yield handle
-    handle.stop()
+    with SandboxHandle(DEMO_WORLD, name="fidelity", workdir=tmp_path_factory.mktemp("fidelity")) as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -51,6 +51,15 @@ def wait_operation(cfn, name, op_id, timeout=60):
         time.sleep(0.05)
 
 
+def deploy(cfn, name: str, targets: dict, region: str, auto_deployment: dict | None = None, **preferences) -> dict:
+    """A SERVICE_MANAGED stack set ``name`` (the tiny template) with instances for ``targets`` (DeploymentTargets) in
+    ``region``; returns the create operation, ended."""
+    extra = {"AutoDeployment": auto_deployment} if auto_deployment else {}
+    cfn.create_stack_set(StackSetName=name, TemplateBody=tiny(name), PermissionModel="SERVICE_MANAGED", **extra)
+    op = cfn.create_stack_instances(StackSetName=name, DeploymentTargets=targets, Regions=[region], **preferences)
+    return wait_operation(cfn, name, op["OperationId"])
+
+
 def role_exists(sb, account, name=EXEC_ROLE) -> bool:
     try:
         sb.client("iam", account=account).get_role(RoleName=name)
@@ -66,10 +75,8 @@ def private(tmp_path_factory):
     world = yaml.safe_load(DEMO_WORLD.read_text())
     world["stacksets"] = {"operation_seconds": 0, "broken_accounts": {SECURITY: BROKEN_REASON}}
     world["automation_roles"]["missing_execution_role"] = ["333344445555"]
-    handle = SandboxHandle(world, name="stacksets", workdir=tmp_path_factory.mktemp("stacksets"))
-    handle.start()
-    yield handle
-    handle.stop()
+    with SandboxHandle(world, name="stacksets", workdir=tmp_path_factory.mktemp("stacksets")) as handle:
+        yield handle
 
 
 def test_demo_execution_role_stackset_reaches_every_depth_but_not_management(sandbox):
@@ -95,16 +102,9 @@ def test_demo_execution_role_stackset_reaches_every_depth_but_not_management(san
 
 def test_deploy_to_a_nested_ou_reaches_all_depths(private):
     cfn = private.client("cloudformation", region="eu-west-1")
-    cfn.create_stack_set(
-        StackSetName="nested",
-        TemplateBody=tiny("nested"),
-        PermissionModel="SERVICE_MANAGED",
-        AutoDeployment={"Enabled": False, "RetainStacksOnAccountRemoval": False},
-    )
-    op = cfn.create_stack_instances(
-        StackSetName="nested", DeploymentTargets={"OrganizationalUnitIds": ["ou-o2pk-wrkloads"]}, Regions=["eu-west-1"]
-    )
-    assert wait_operation(cfn, "nested", op["OperationId"])["Status"] == "SUCCEEDED"
+    no_auto = {"Enabled": False, "RetainStacksOnAccountRemoval": False}
+    done = deploy(cfn, "nested", {"OrganizationalUnitIds": ["ou-o2pk-wrkloads"]}, "eu-west-1", no_auto)
+    assert done["Status"] == "SUCCEEDED"
     instances = cfn.list_stack_instances(StackSetName="nested")["Summaries"]
     # Workloads (dev-sandbox), Workloads/Prod (web-prod, data-prod), Workloads/Prod/Payments, Workloads/Staging.
     assert sorted(i["Account"] for i in instances) == [
@@ -119,7 +119,7 @@ def test_deploy_to_a_nested_ou_reaches_all_depths(private):
         Name="/stackset-test/nested"
     )["Parameter"]["Value"]
     assert value == "one"
-    results = cfn.list_stack_set_operation_results(StackSetName="nested", OperationId=op["OperationId"])["Summaries"]
+    results = cfn.list_stack_set_operation_results(StackSetName="nested", OperationId=done["OperationId"])["Summaries"]
     assert {r["Status"] for r in results} == {"SUCCEEDED"}
     # Delete by OU: the instances and their stacks go.
     op = cfn.delete_stack_instances(
@@ -137,18 +137,13 @@ def test_deploy_to_a_nested_ou_reaches_all_depths(private):
 
 def test_root_target_never_includes_management_even_when_listed(private):
     cfn = private.client("cloudformation", region="eu-west-1")
-    cfn.create_stack_set(StackSetName="union", TemplateBody=tiny("union"), PermissionModel="SERVICE_MANAGED")
-    op = cfn.create_stack_instances(
-        StackSetName="union",
-        DeploymentTargets={
-            "OrganizationalUnitIds": ["ou-o2pk-security"],
-            "Accounts": [MGMT],
-            "AccountFilterType": "UNION",
-        },
-        Regions=["eu-west-1"],
+    deploy(
+        cfn,
+        "union",
+        {"OrganizationalUnitIds": ["ou-o2pk-security"], "Accounts": [MGMT], "AccountFilterType": "UNION"},
+        "eu-west-1",
         OperationPreferences={"FailureTolerancePercentage": 100},
     )
-    wait_operation(cfn, "union", op["OperationId"])
     assert [i["Account"] for i in cfn.list_stack_instances(StackSetName="union")["Summaries"]] == [SECURITY]
 
 
@@ -192,18 +187,19 @@ def test_missing_execution_role_world_option(private):
 
 def test_failure_tolerance_zero_fails_the_operation_and_cancels_the_rest(private):
     cfn = private.client("cloudformation", region="ap-northeast-1")
-    cfn.create_stack_set(StackSetName="strict", TemplateBody=tiny("strict"), PermissionModel="SERVICE_MANAGED")
-    op = cfn.create_stack_instances(
-        StackSetName="strict",
-        DeploymentTargets={"OrganizationalUnitIds": ["r-o2pk"]},
-        Regions=["ap-northeast-1"],
+    done = deploy(
+        cfn,
+        "strict",
+        {"OrganizationalUnitIds": ["r-o2pk"]},
+        "ap-northeast-1",
         OperationPreferences={"FailureToleranceCount": 0, "MaxConcurrentCount": 1},
     )
-    done = wait_operation(cfn, "strict", op["OperationId"])
     assert done["Status"] == "FAILED"
     results = {
         r["Account"]: r
-        for r in cfn.list_stack_set_operation_results(StackSetName="strict", OperationId=op["OperationId"])["Summaries"]
+        for r in cfn.list_stack_set_operation_results(StackSetName="strict", OperationId=done["OperationId"])[
+            "Summaries"
+        ]
     }
     assert results[SECURITY]["Status"] == "FAILED"
     assert results[SECURITY]["StatusReason"] == BROKEN_REASON
@@ -216,18 +212,8 @@ def test_failure_tolerance_zero_fails_the_operation_and_cancels_the_rest(private
 def test_auto_deployment_follows_move_account(private):
     org = private.client("organizations")
     cfn = private.client("cloudformation", region="ap-northeast-1")
-    cfn.create_stack_set(
-        StackSetName="follow",
-        TemplateBody=tiny("follow"),
-        PermissionModel="SERVICE_MANAGED",
-        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
-    )
-    op = cfn.create_stack_instances(
-        StackSetName="follow",
-        DeploymentTargets={"OrganizationalUnitIds": ["ou-o2pk-staging1"]},
-        Regions=["ap-northeast-1"],
-    )
-    wait_operation(cfn, "follow", op["OperationId"])
+    auto = {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    deploy(cfn, "follow", {"OrganizationalUnitIds": ["ou-o2pk-staging1"]}, "ap-northeast-1", auto)
     assert [i["Account"] for i in cfn.list_stack_instances(StackSetName="follow")["Summaries"]] == ["444455556666"]
 
     # dev-sandbox moves into Staging: it gets the instance and the stack.
@@ -253,16 +239,8 @@ def test_auto_deployment_follows_move_account(private):
 def test_retain_stacks_on_account_removal_keeps_the_stack(private):
     org = private.client("organizations")
     cfn = private.client("cloudformation", region="eu-west-1")
-    cfn.create_stack_set(
-        StackSetName="retain",
-        TemplateBody=tiny("retain"),
-        PermissionModel="SERVICE_MANAGED",
-        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": True},
-    )
-    op = cfn.create_stack_instances(
-        StackSetName="retain", DeploymentTargets={"OrganizationalUnitIds": ["ou-o2pk-prod0001"]}, Regions=["eu-west-1"]
-    )
-    wait_operation(cfn, "retain", op["OperationId"])
+    auto = {"Enabled": True, "RetainStacksOnAccountRemoval": True}
+    deploy(cfn, "retain", {"OrganizationalUnitIds": ["ou-o2pk-prod0001"]}, "eu-west-1", auto)
     assert "777788889999" in {i["Account"] for i in cfn.list_stack_instances(StackSetName="retain")["Summaries"]}
     org.move_account(
         AccountId="777788889999", SourceParentId="ou-o2pk-prod0001", DestinationParentId="ou-o2pk-security"
@@ -356,11 +334,7 @@ def test_managed_execution_queues_instead_of_failing(private):
 
 def test_update_stack_set_updates_every_instance(private):
     cfn = private.client("cloudformation", region="eu-west-1")
-    cfn.create_stack_set(StackSetName="updated", TemplateBody=tiny("updated"), PermissionModel="SERVICE_MANAGED")
-    op = cfn.create_stack_instances(
-        StackSetName="updated", DeploymentTargets={"OrganizationalUnitIds": ["ou-o2pk-prod0001"]}, Regions=["eu-west-1"]
-    )
-    wait_operation(cfn, "updated", op["OperationId"])
+    deploy(cfn, "updated", {"OrganizationalUnitIds": ["ou-o2pk-prod0001"]}, "eu-west-1")
     op = cfn.update_stack_set(
         StackSetName="updated", UsePreviousTemplate=True, Parameters=[{"ParameterKey": "Tag", "ParameterValue": "two"}]
     )
