@@ -65,8 +65,52 @@ def clean(result):
     return result
 
 
-def run(tmp_path, box, module, params, **kw):
-    return clean(run_module(tmp_path, module, params, env=box.env, **kw))
+def run(tmp_path, box, module, params, raw=False, env=None, **kw):
+    """Run a module against ``box``; ``raw`` keeps ansible's captured output (``_stdout``, ``_stderr``)."""
+    result = run_module(tmp_path, module, params, env=env or box.env, **kw)
+    return result if raw else clean(result)
+
+
+def private_box(sandbox_factory, world, name, region=TOKYO):
+    """A sandbox of its own for one test, with the seed's runbook in ``region``."""
+    box = sandbox_factory(world, name=name)
+    create_runbook(box.client("ssm", region=region))
+    return box
+
+
+def start_params(accounts=None, regions=(TOKYO,), wait=True, **extra):
+    """automation_execution's options to run the seed's check-os on the tagged instances, in ``accounts`` (account
+    or OU ids) x ``regions`` (none: a local execution), waiting for the end unless ``wait`` is false; ``extra``
+    adds or overrides options."""
+    params = {"document_name": "check-os", "parameters": CHECKS, "targets": {"tags": {"ssm-automation": "true"}}}
+    if accounts is not None:
+        params["target_locations"] = [{"accounts": list(accounts), "regions": list(regions)}]
+    if wait:
+        params.update(wait=True, poll_interval=1)
+    params.update(extra)
+    return params
+
+
+def start(tmp_path, box, params, **kw):
+    """Start an execution with automation_execution; it must not fail."""
+    started = run(tmp_path, box, EXEC, params, **kw)
+    assert not started.get("failed"), started.get("msg")
+    return started
+
+
+def gather(tmp_path, box, started, info=None, **kw):
+    """Gather a started execution with automation_execution_info (``info``: more options); it must not fail."""
+    result = run(
+        tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"], **(info or {})}, **kw
+    )
+    assert not result.get("failed"), result.get("msg")
+    return result
+
+
+def start_and_gather(tmp_path, box, params, info=None, **kw):
+    """(automation_execution's result, automation_execution_info's result) for one execution."""
+    started = start(tmp_path, box, params, **kw)
+    return started, gather(tmp_path, box, started, info, **kw)
 
 
 def expected(world, accounts, regions, tagged=True):
@@ -106,17 +150,8 @@ SEED_STYLES = {
 
 @pytest.mark.parametrize("style", sorted(SEED_STYLES))
 def test_seed_target_styles_return_every_instance(tmp_path, box, style):
-    params = {
-        "document_name": "check-os",
-        "parameters": CHECKS,
-        "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-        "wait": True,
-        "wait_timeout": 300,
-        "poll_interval": 1,
-    }
-    params.update(SEED_STYLES[style])
-    started = run(tmp_path, box, EXEC, params)
-    assert not started.get("failed"), started.get("msg")
+    params = start_params([WORKLOADS], wait_timeout=300, **SEED_STYLES[style])
+    started, info = start_and_gather(tmp_path, box, params, {"reader_role_name": READER})
     assert started["changed"] is True
     assert started["timed_out"] is False
     assert started["status"] in ("Success", "Failed")
@@ -135,10 +170,6 @@ def test_seed_target_styles_return_every_instance(tmp_path, box, style):
     assert started["progress"]["done"] == len(want)
     assert started["progress_line"].startswith("%d/%d instances done: " % (len(want), len(want)))
 
-    info = run(
-        tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"], "reader_role_name": READER}
-    )
-    assert not info.get("failed"), info.get("msg")
     assert harvested(info) == want
     assert {(loc["account"], loc["region"]) for loc in info["locations"]} == {(a, TOKYO) for a in accounts}
     assert all(loc["read_status"] == "ok" for loc in info["locations"])
@@ -167,21 +198,7 @@ def test_seed_target_styles_return_every_instance(tmp_path, box, style):
 
 
 def test_unmanaged_instance_shows_its_failure(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": ["ou-o2pk-security"], "regions": [TOKYO, IRELAND]}],
-            "wait": True,
-            "poll_interval": 1,
-        },
-    )
-    assert not started.get("failed"), started.get("msg")
-    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"]})
+    _, info = start_and_gather(tmp_path, box, start_params(["ou-o2pk-security"], [TOKYO, IRELAND]))
     want = expected(box.world, {"555566667777"}, {TOKYO, IRELAND})
     assert harvested(info) == want
     unmanaged = instance(info, box.world, "sec-scanner")
@@ -193,16 +210,8 @@ def test_unmanaged_instance_shows_its_failure(tmp_path, box):
 
 
 def test_root_ou_is_stopped_by_preflight_then_includes_the_management_account(tmp_path, sandbox_factory):
-    box = sandbox_factory(DEMO_WORLD, name="rootou")
-    create_runbook(box.client("ssm", region=TOKYO))
-    params = {
-        "document_name": "check-os",
-        "parameters": CHECKS,
-        "targets": {"tags": {"ssm-automation": "true"}},
-        "target_locations": [{"accounts": [ROOT], "regions": [TOKYO]}],
-        "wait": True,
-        "poll_interval": 1,
-    }
+    box = private_box(sandbox_factory, DEMO_WORLD, "rootou")
+    params = start_params([ROOT])
     seq = box.last_seq()
     refused = run(tmp_path, box, EXEC, params)
     assert refused["failed"] is True
@@ -224,10 +233,8 @@ def test_root_ou_is_stopped_by_preflight_then_includes_the_management_account(tm
         ],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
-    started = run(tmp_path, box, EXEC, params)
-    assert not started.get("failed"), started.get("msg")
+    started, info = start_and_gather(tmp_path, box, params)
     assert MGMT in started["accounts"]
-    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"]})
     every = set(box.world.accounts)
     assert harvested(info) == expected(box.world, every, {TOKYO})
     mgmt = [loc for loc in info["locations"] if loc["account"] == MGMT][0]
@@ -238,24 +245,8 @@ def test_root_ou_is_stopped_by_preflight_then_includes_the_management_account(tm
 
 
 def test_without_preflight_the_management_location_fails_with_the_seeds_message(tmp_path, sandbox_factory):
-    box = sandbox_factory(DEMO_WORLD, name="nopreflight")
-    create_runbook(box.client("ssm", region=TOKYO))
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [ROOT], "regions": [TOKYO]}],
-            "preflight": False,
-            "wait": True,
-            "poll_interval": 1,
-        },
-    )
-    assert not started.get("failed"), started.get("msg")
-    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"]})
+    box = private_box(sandbox_factory, DEMO_WORLD, "nopreflight")
+    _, info = start_and_gather(tmp_path, box, start_params([ROOT], preflight=False))
     by_account = {loc["account"]: loc for loc in info["locations"]}
     assert set(by_account) == set(box.world.accounts)
     mgmt = by_account[MGMT]
@@ -272,15 +263,9 @@ def test_without_preflight_the_management_location_fails_with_the_seeds_message(
 
 
 def test_same_idempotency_key_starts_one_execution(tmp_path, box):
-    params = {
-        "document_name": "check-os",
-        "parameters": CHECKS,
-        "targets": {"tags": {"ssm-automation": "true"}},
-        "target_locations": [{"accounts": ["ou-o2pk-prod0001"], "regions": [TOKYO]}],
-        "idempotency_key": "awx-job-1234",
-    }
-    first = run(tmp_path, box, EXEC, params)
-    assert first["changed"] is True and not first.get("failed"), first.get("msg")
+    params = start_params(["ou-o2pk-prod0001"], wait=False, idempotency_key="awx-job-1234")
+    first = start(tmp_path, box, params)
+    assert first["changed"] is True
     seq = box.last_seq()
     second = run(tmp_path, box, EXEC, params)
     assert second["changed"] is False
@@ -299,22 +284,9 @@ def test_same_idempotency_key_starts_one_execution(tmp_path, box):
 
 def test_check_mode_validates_and_preflights_without_starting(tmp_path, box):
     seq = box.last_seq()
-    result = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [
-                {"accounts": [WORKLOADS], "regions": [TOKYO], "exclude_accounts": ["ou-o2pk-staging1"]}
-            ],
-        },
-        check=True,
-        diff=True,
-    )
-    assert not result.get("failed"), result.get("msg")
+    params = start_params([WORKLOADS], wait=False)
+    params["target_locations"][0]["exclude_accounts"] = ["ou-o2pk-staging1"]
+    result = start(tmp_path, box, params, check=True, diff=True)
     assert result["changed"] is True
     assert result["status"] == "WouldStart"
     assert "automation_execution_id" not in result
@@ -334,13 +306,7 @@ def test_check_mode_validates_and_preflights_without_starting(tmp_path, box):
     ],
 )
 def test_bad_input_fails_before_any_aws_call(tmp_path, box, override, field):
-    params = {
-        "document_name": "check-os",
-        "parameters": CHECKS,
-        "targets": {"tags": {"ssm-automation": "true"}},
-        "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-    }
-    params.update(override)
+    params = start_params([WORKLOADS], wait=False, **override)
     seq = box.last_seq()
     result = run(tmp_path, box, EXEC, params)
     assert result["failed"] is True
@@ -354,17 +320,7 @@ def test_bad_input_fails_before_any_aws_call(tmp_path, box, override, field):
 
 def test_parameters_are_checked_against_the_runbook_before_any_write(tmp_path, box):
     seq = box.last_seq()
-    result = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": dict(CHECKS, CheckNTP="maybe"),
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-        },
-    )
+    result = run(tmp_path, box, EXEC, start_params([WORKLOADS], wait=False, parameters=dict(CHECKS, CheckNTP="maybe")))
     assert result["failed"] is True
     assert result["field"] == "parameters.CheckNTP"
     assert "'maybe' is not an allowed value" in result["msg"] and "check" in result["msg"]
@@ -374,20 +330,7 @@ def test_parameters_are_checked_against_the_runbook_before_any_write(tmp_path, b
 
 
 def test_timeout_is_not_a_crash_and_reattaching_completes(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-            "wait": True,
-            "wait_timeout": 0,
-        },
-    )
-    assert not started.get("failed"), started.get("msg")
+    started = start(tmp_path, box, start_params([WORKLOADS], wait_timeout=0))
     assert started["timed_out"] is True
     assert started["status"] == "InProgress"
     assert "re-attach with execution_id=%s" % started["automation_execution_id"] in started["msg"]
@@ -401,18 +344,7 @@ def test_timeout_is_not_a_crash_and_reattaching_completes(tmp_path, box):
 
 
 def test_cancel_then_cancel_again(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-        },
-    )
-    execution_id = started["automation_execution_id"]
+    execution_id = start(tmp_path, box, start_params([WORKLOADS], wait=False))["automation_execution_id"]
     cancelled = run(
         tmp_path, box, EXEC, {"execution_id": execution_id, "state": "cancelled", "wait": True, "poll_interval": 1}
     )
@@ -434,33 +366,14 @@ def test_attach_conflicts_with_start_options(tmp_path, box):
 
 
 def test_info_streams_json_lines_and_fetches_full_output(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO, IRELAND]}],
-            "wait": True,
-            "poll_interval": 1,
-        },
-    )
     dest = tmp_path / "out" / "results.jsonl"
     (tmp_path / "out").mkdir()
-    info = run(
+    _, info = start_and_gather(
         tmp_path,
         box,
-        INFO,
-        {
-            "automation_execution_id": started["automation_execution_id"],
-            "dest": str(dest),
-            "full_output": True,
-            "concurrency": 4,
-        },
+        start_params([WORKLOADS], [TOKYO, IRELAND]),
+        {"dest": str(dest), "full_output": True, "concurrency": 4},
     )
-    assert not info.get("failed"), info.get("msg")
     assert "locations" not in info
     lines = [json.loads(line) for line in dest.read_text().splitlines()]
     assert lines[0]["type"] == "execution" and lines[-1]["type"] == "summary"
@@ -485,23 +398,9 @@ def test_info_streams_json_lines_and_fetches_full_output(tmp_path, box):
 
 
 def test_summary_only_progress_is_cheap(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-            "wait": True,
-            "poll_interval": 1,
-        },
-    )
+    started = start(tmp_path, box, start_params([WORKLOADS]))
     seq = box.last_seq()
-    poll = run(
-        tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"], "summary_only": True}
-    )
+    poll = gather(tmp_path, box, started, {"summary_only": True})
     assert poll["progress"] == started["progress"]
     gets = [r for r in box.requests(seq) if r["action"] == "GetAutomationExecution"]
     # the parent, and the member execution of each location that did not succeed (for targets never started);
@@ -518,24 +417,9 @@ def demo_with(**automation_roles):
 
 
 def test_location_whose_reader_role_is_missing_is_reported_with_its_reason(tmp_path, sandbox_factory):
-    box = sandbox_factory(demo_with(missing_reader_role=["333344445555"]), name="noreader")
-    create_runbook(box.client("ssm", region=TOKYO))
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-            "wait": True,
-            "poll_interval": 1,
-        },
-    )
-    assert not started.get("failed"), started.get("msg")
+    box = private_box(sandbox_factory, demo_with(missing_reader_role=["333344445555"]), "noreader")
+    started, info = start_and_gather(tmp_path, box, start_params([WORKLOADS]))
     assert started["progress"]["unreadable_locations"] == 1
-    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"]})
     by_account = {loc["account"]: loc for loc in info["locations"]}
     missing = by_account["333344445555"]
     assert missing["read_status"] == "failed"
@@ -551,28 +435,13 @@ def test_location_whose_reader_role_is_missing_is_reported_with_its_reason(tmp_p
 def test_more_than_50_accounts_are_split_into_several_target_locations(tmp_path, sandbox_factory):
     world = generate_world(accounts=60, regions=1, instances=1, name="split")
     region = world["regions"][0]
-    box = sandbox_factory(world, name="split")
-    create_runbook(box.client("ssm", region=region))
+    box = private_box(sandbox_factory, world, "split", region=region)
     members = sorted(box.world.member_account_ids)
     assert len(members) == 60
     env = dict(box.env, AWS_REGION=region, AWS_DEFAULT_REGION=region)
-    started = clean(
-        run_module(
-            tmp_path,
-            EXEC,
-            {
-                "document_name": "check-os",
-                "parameters": CHECKS,
-                "targets": {"tags": {"ssm-automation": "true"}},
-                "target_locations": [{"accounts": members, "regions": [region]}],
-                "wait": True,
-                "poll_interval": 1,
-                "concurrency": 8,
-            },
-            env=env,
-        )
+    started, info = start_and_gather(
+        tmp_path, box, start_params(members, [region], concurrency=8), {"concurrency": 8}, env=env
     )
-    assert not started.get("failed"), started.get("msg")
     assert started["split"] == [
         {
             "location": 0,
@@ -587,11 +456,6 @@ def test_more_than_50_accounts_are_split_into_several_target_locations(tmp_path,
         AutomationExecutionId=started["automation_execution_id"]
     )["AutomationExecution"]
     assert [len(t["Accounts"]) for t in parent["TargetLocations"]] == [50, 10]
-    info = clean(
-        run_module(
-            tmp_path, INFO, {"automation_execution_id": started["automation_execution_id"], "concurrency": 8}, env=env
-        )
-    )
     assert harvested(info) == expected(box.world, set(members), {region})
     assert info["summary"]["locations"] == 60
     assert info["summary"]["instances"] == 60
@@ -615,25 +479,8 @@ def outcome(info):
 
 
 def test_throttling_and_expiring_credentials_lose_nothing(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": [WORKLOADS], "regions": [TOKYO]}],
-            "wait": True,
-            "poll_interval": 1,
-            "progress": False,
-        },
-    )
-    params = {
-        "automation_execution_id": started["automation_execution_id"],
-        "rate": 1,
-    }  # slow: credentials expire mid-location
-    clean_run = run(tmp_path, box, INFO, params)
+    slow = {"rate": 1}  # slow: credentials expire mid-location
+    started, clean_run = start_and_gather(tmp_path, box, start_params([WORKLOADS], progress=False), slow)
     members = sorted(box.world.descendants(WORKLOADS))
     seq = box.last_seq()
     box.set_faults(
@@ -643,7 +490,7 @@ def test_throttling_and_expiring_credentials_lose_nothing(tmp_path, box):
         ]
     )
     try:
-        faulty = run(tmp_path, box, INFO, params)
+        faulty = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"], **slow})
     finally:
         box.clear_faults()
     log = box.requests(seq)
@@ -662,24 +509,9 @@ def test_throttling_and_expiring_credentials_lose_nothing(tmp_path, box):
 
 
 def test_no_secret_in_results_or_verbose_output(tmp_path, box):
-    started = run_module(
-        tmp_path,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "target_locations": [{"accounts": ["ou-o2pk-security"], "regions": [TOKYO]}],
-            "wait": True,
-            "poll_interval": 1,
-        },
-        env=box.env,
-        verbosity=3,
-    )
-    info = run_module(
-        tmp_path, INFO, {"automation_execution_id": started["automation_execution_id"]}, env=box.env, verbosity=3
-    )
+    started, info = start_and_gather(tmp_path, box, start_params(["ou-o2pk-security"]), raw=True, verbosity=3)
     for result in (started, info):
+        assert result["_stdout"]  # the verbose output is checked, too
         text = json.dumps(result)
         assert box.secret_key not in text
         assert "SessionToken" not in text and "SecretAccessKey" not in text
@@ -687,20 +519,7 @@ def test_no_secret_in_results_or_verbose_output(tmp_path, box):
 
 
 def test_a_local_execution_in_the_management_account_is_harvested_too(tmp_path, box):
-    started = run(
-        tmp_path,
-        box,
-        EXEC,
-        {
-            "document_name": "check-os",
-            "parameters": CHECKS,
-            "targets": {"tags": {"ssm-automation": "true"}},
-            "wait": True,
-            "poll_interval": 1,
-        },
-    )
-    assert not started.get("failed"), started.get("msg")
+    started, info = start_and_gather(tmp_path, box, start_params())
     assert "preflight" not in started  # nothing to preflight without target locations
-    info = run(tmp_path, box, INFO, {"automation_execution_id": started["automation_execution_id"]})
     assert harvested(info) == expected(box.world, {MGMT}, {TOKYO})
     assert started["progress"]["total"] == len(expected(box.world, {MGMT}, {TOKYO}))
