@@ -35,6 +35,7 @@ def render(source: Path) -> str:
         spec["checks"],
         cross_platform=spec.get("cross_platform", True),
         description=spec.get("description", ""),
+        require_online=spec.get("require_online", True),
     )
     return HEADER.format(source=source.name) + runbook.to_yaml(doc)
 

@@ -1459,14 +1459,48 @@ def _command_step(name, document, commands, output, check, next_step):
     return step
 
 
-def render_checks(name, checks, cross_platform=True, description=""):
+ONLINE_STEP = "AssertOnline"
+
+
+def _instance_information():
+    """The inputs of an ssm DescribeInstanceInformation call for the target instance (a new dict each time)."""
+    return {
+        "Service": "ssm",
+        "Api": "DescribeInstanceInformation",
+        "Filters": [{"Key": "InstanceIds", "Values": ["{{ InstanceId }}"]}],
+    }
+
+
+def _online_step(next_step):
+    """Fail the instance at once, with its PingStatus as the reason, unless its SSM Agent is Online.
+
+    Without it, a stopped instance (PingStatus ConnectionLost) waits out every check's timeoutSeconds, one after the
+    other, and an unmanaged one fails each check with a Run Command error instead of one clear reason.
+    """
+    inputs = _instance_information()
+    inputs.update({"PropertySelector": "$.InstanceInformationList[0].PingStatus", "DesiredValues": ["Online"]})
+    return {
+        "name": ONLINE_STEP,
+        "action": "aws:assertAwsResourceProperty",
+        "maxAttempts": 1,
+        "timeoutSeconds": 60,
+        "nextStep": next_step,
+        "isEnd": False,
+        "onFailure": "Abort",
+        "inputs": inputs,
+    }
+
+
+def render_checks(name, checks, cross_platform=True, description="", require_online=True):
     """Render a schemaVersion 0.3 runbook from a list of checks (the ``runbook`` role's renderer).
 
     Each check ``{name, linux, windows, timeout, on_failure, ok_exit_codes}`` becomes a ``Check<name>``
     check/skip parameter (as in the seed's check-os runbook) and one runCommand step with one output
     ``<name>Output``. With ``cross_platform``, a first ``aws:executeAwsApi`` step reads the instance's
     PlatformType (ssm DescribeInstanceInformation) and an ``aws:branch`` sends Windows instances to the
-    PowerShell steps (``chcp 65001`` first) and the others to the shell steps.
+    PowerShell steps (``chcp 65001`` first) and the others to the shell steps. With ``require_online``, an
+    ``aws:assertAwsResourceProperty`` step (``AssertOnline``) ends the instance at once, Failed with its PingStatus,
+    when its SSM Agent is not Online (a stopped or unmanaged instance), before any check waits for it.
     """
     if not isinstance(name, str) or not name:
         raise InvalidInput("runbook_name", "is missing; accepted: an SSM document name")
@@ -1510,19 +1544,18 @@ def render_checks(name, checks, cross_platform=True, description=""):
                 "action": "aws:executeAwsApi",
                 "maxAttempts": 3,
                 "timeoutSeconds": 60,
-                "nextStep": "ChoosePlatform",
+                "nextStep": ONLINE_STEP if require_online else "ChoosePlatform",
                 "isEnd": False,
                 "onFailure": "Abort",
-                "inputs": {
-                    "Service": "ssm",
-                    "Api": "DescribeInstanceInformation",
-                    "Filters": [{"Key": "InstanceIds", "Values": ["{{ InstanceId }}"]}],
-                },
+                "inputs": _instance_information(),
                 "outputs": [
                     {"Name": "PlatformType", "Selector": "$.InstanceInformationList[0].PlatformType", "Type": "String"},
                 ],
             }
         )
+    if require_online:
+        steps.append(_online_step("ChoosePlatform" if cross_platform else linux_names[0]))
+    if cross_platform:
         steps.append(
             {
                 "name": "ChoosePlatform",

@@ -93,6 +93,14 @@ options:
         C(aws:branch) to Linux or Windows steps.
     type: bool
     default: true
+  require_online:
+    description:
+      - With O(checks), render an C(AssertOnline) step (C(aws:assertAwsResourceProperty), ssm DescribeInstanceInformation)
+        before the checks. It fails the instance at once, with its C(PingStatus) as the reason, when its SSM Agent is not
+        C(Online) (a stopped or unmanaged instance), instead of letting every check wait out its C(timeoutSeconds).
+    type: bool
+    default: true
+    version_added: 0.1.0
   description:
     description:
       - With O(checks), the runbook description.
@@ -218,6 +226,7 @@ def main():
         "checks": {"type": "list", "elements": "dict", "options": check_spec},
         "name": {"type": "str"},
         "cross_platform": {"type": "bool", "default": True},
+        "require_online": {"type": "bool", "default": True},
         "description": {"type": "str", "default": ""},
         "waivers": {"type": "list", "elements": "str", "default": []},
         "fail_on": {"type": "str", "choices": ["error", "warning", "never"], "default": "error"},
@@ -235,7 +244,9 @@ def main():
     try:
         if p["checks"] is not None:
             checks = [{k: v for k, v in c.items() if v is not None} for c in p["checks"]]
-            doc = runbook.render_checks(p["name"], checks, p["cross_platform"], p["description"])
+            doc = runbook.render_checks(
+                p["name"], checks, p["cross_platform"], p["description"], require_online=p["require_online"]
+            )
         else:
             doc, _text, _fmt = documents.load_content(p["content"], p["content_path"])
     except InvalidInput as e:

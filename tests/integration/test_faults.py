@@ -536,21 +536,24 @@ def test_stopped_and_unmanaged_instances(box, tmp_path):
         box,
         tmp_path,
         run_vars(
-            tmp_path / "reports", run_automation_max_failed_percent=30, run_automation_required_steps=["CheckHostname"]
+            tmp_path / "reports",
+            run_automation_max_failed_percent=30,
+            run_automation_required_steps=["CheckHostname", "AssertOnline"],
         ),
     )
     assert_complete(outcome, *targeted(box))
     got = statuses(outcome)
     stopped, unmanaged = got[by_name(box, "a-tokyo")], got[by_name(box, "c-ireland")]
-    steps = {s["step_name"]: s for s in stopped["steps"]}
-    assert stopped["status"] != "Success" and steps["CheckHostname"]["status"] == "TimedOut", stopped
-    steps = {s["step_name"]: s for s in unmanaged["steps"]}
-    assert unmanaged["status"] != "Success" and steps["CheckHostname"]["status"] == "Failed", unmanaged
-    assert steps["CheckHostname"]["failure_message"], unmanaged
+    # the improved runbook's AssertOnline step ends both at once, with the SSM Agent's PingStatus as the reason
+    for inst, ping in ((stopped, "'ConnectionLost'"), (unmanaged, "None")):
+        steps = {s["step_name"]: s for s in inst["steps"]}
+        assert inst["status"] == "Failed" and steps["AssertOnline"]["status"] == "Failed", inst
+        assert "PingStatus is %s" % ping in steps["AssertOnline"]["failure_message"], inst
+        assert steps["CheckHostname"]["status"] == "Pending", inst
     others = [i for iid, i in got.items() if iid not in (stopped["instance_id"], unmanaged["instance_id"])]
     assert len(others) == 6 and all(i["status"] == "Success" for i in others)
-    # 2 of 8 (25%) is within max_failed_percent 30, but CheckHostname is a required step
-    assert_policy_failed(outcome, "required step(s) CheckHostname", "on 2 instance(s)")
+    # 2 of 8 (25%) is within max_failed_percent 30, but AssertOnline is a required step
+    assert_policy_failed(outcome, "required step(s) AssertOnline", "on 2 instance(s)")
     assert "did not succeed (" not in outcome.policy_line()
 
 

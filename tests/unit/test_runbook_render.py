@@ -24,8 +24,8 @@ def _spec():
     return yaml.safe_load((FILES / "check-os-improved.checks.yml").read_text())
 
 
-def _render(checks, cross_platform=True):
-    return runbook.render_checks("test", checks, cross_platform=cross_platform)
+def _render(checks, cross_platform=True, require_online=True):
+    return runbook.render_checks("test", checks, cross_platform=cross_platform, require_online=require_online)
 
 
 def _step(doc, name):
@@ -81,6 +81,7 @@ def test_cross_platform_structure():
     names = [s["name"] for s in doc["mainSteps"]]
     assert names == [
         "GetPlatform",
+        "AssertOnline",
         "ChoosePlatform",
         "CheckHostname",
         "CheckUpdate",
@@ -95,6 +96,17 @@ def test_cross_platform_structure():
         "DescribeInstanceInformation",
     )
     assert get["outputs"][0]["Selector"] == "$.InstanceInformationList[0].PlatformType"
+    assert get["nextStep"] == "AssertOnline"
+    online = _step(doc, "AssertOnline")
+    assert (online["action"], online["inputs"]["Api"], online["onFailure"], online["nextStep"]) == (
+        "aws:assertAwsResourceProperty",
+        "DescribeInstanceInformation",
+        "Abort",
+        "ChoosePlatform",
+    )
+    assert online["inputs"]["PropertySelector"] == "$.InstanceInformationList[0].PingStatus"
+    assert online["inputs"]["DesiredValues"] == ["Online"]
+    assert online["inputs"]["Filters"] == [{"Key": "InstanceIds", "Values": ["{{ InstanceId }}"]}]
     branch = _step(doc, "ChoosePlatform")["inputs"]
     assert branch["Choices"] == [
         {"NextStep": "CheckHostnameWindows", "Variable": "{{ GetPlatform.PlatformType }}", "StringEquals": "Windows"}
@@ -105,7 +117,7 @@ def test_cross_platform_structure():
     assert _step(doc, "CheckNTP")["isEnd"] is True and "nextStep" not in _step(doc, "CheckNTP")
     assert _step(doc, "CheckHostnameWindows")["nextStep"] == "CheckNTPWindows"
     assert _step(doc, "CheckNTPWindows")["isEnd"] is True
-    for step in doc["mainSteps"][2:]:
+    for step in doc["mainSteps"][3:]:
         assert len(step["outputs"]) == 1 and step["outputs"][0]["Selector"] == "$.CommandPlugins[0].Output"
         if step["name"].endswith("Windows"):
             assert step["inputs"]["DocumentName"] == "AWS-RunPowerShellScript"
@@ -121,8 +133,24 @@ def test_cross_platform_structure():
 
 def test_linux_only_rendering_has_no_branch():
     doc = _render([{"name": "Hostname", "linux": "hostname", "windows": "hostname"}], cross_platform=False)
-    assert [s["name"] for s in doc["mainSteps"]] == ["CheckHostname"]
+    assert [s["name"] for s in doc["mainSteps"]] == ["AssertOnline", "CheckHostname"]
+    assert _step(doc, "AssertOnline")["nextStep"] == "CheckHostname"
     assert [f for f in runbook.lint(doc) if f["severity"] != "info"] == []
+
+
+def test_require_online_false_renders_no_gate():
+    checks = [{"name": "Hostname", "linux": "hostname", "windows": "hostname"}]
+    doc = _render(checks, cross_platform=False, require_online=False)
+    assert [s["name"] for s in doc["mainSteps"]] == ["CheckHostname"]
+    doc = _render(checks, require_online=False)
+    assert [s["name"] for s in doc["mainSteps"]] == [
+        "GetPlatform",
+        "ChoosePlatform",
+        "CheckHostname",
+        "CheckHostnameWindows",
+    ]
+    assert _step(doc, "GetPlatform")["nextStep"] == "ChoosePlatform"
+    assert runbook.errors(runbook.lint(doc)) == []
 
 
 def test_only_check_skip_parameters_reach_the_commands():
@@ -153,7 +181,7 @@ def test_linux_commands_run_for_real(shell, codes, command, value, rc, says, tmp
     stub = tmp_path / "check.sh"
     stub.write_text(command + "\n")
     doc = _render([{"name": "Update", "linux": "sh %s" % stub, "ok_exit_codes": codes}], cross_platform=False)
-    script = _script(doc["mainSteps"][0], "CheckUpdate", value)
+    script = _script(_step(doc, "CheckUpdate"), "CheckUpdate", value)
     proc = subprocess.run([shell, "-c", script], capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == rc, (script, proc.stdout, proc.stderr)
     assert says in proc.stdout
