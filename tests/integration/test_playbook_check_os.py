@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from support.ansible_run import run_playbook
 
 from sandbox.testing import SandboxHandle
@@ -105,9 +106,13 @@ def test_every_targeted_instance_is_reported_with_its_status(demo):
     def steps(name):
         return {s["step_name"]: s["status"] for s in by_name[name]["steps"]}
 
-    # stopped: never picks the command up, the step times out; unmanaged: the command fails at once
-    assert steps("stg-web")["CheckHostname"] == "TimedOut" and by_name["stg-web"]["status"] != "Success"
-    assert steps("sec-scanner")["CheckHostname"] == "Failed" and by_name["sec-scanner"]["status"] != "Success"
+    # stopped (SSM Agent ConnectionLost) and unmanaged (no instance information): AssertOnline fails them at once,
+    # with the PingStatus as the reason, and no check waits for them
+    for name, ping in (("stg-web", "'ConnectionLost'"), ("sec-scanner", "None")):
+        assert by_name[name]["status"] == "Failed", by_name[name]
+        assert steps(name)["AssertOnline"] == "Failed" and steps(name)["CheckHostname"] == "Pending", steps(name)
+        failed = [s for s in by_name[name]["steps"] if s["step_name"] == "AssertOnline"][0]
+        assert "PingStatus is %s" % ping in failed["failure_message"], failed
     # pending updates (yum check-update exits 100) are a result with the improved runbook, not a failure
     assert steps("pay-api-1")["CheckUpdate"] == "Success", steps("pay-api-1")
     assert "CheckNTP" in steps("pay-api-1") and steps("pay-api-1")["CheckNTP"] == "Success"
@@ -188,8 +193,11 @@ def test_a_failing_policy_exits_non_zero_with_a_one_line_reason(demo):
     bad = 15 - summary["instances_by_status"].get("Success", 0)
     assert bad >= 2  # at least the stopped and the unmanaged instances
     assert f"{bad} of 15 instance(s) did not succeed ({100.0 * bad / 15:.1f}% > check_os_max_failed_percent 0%)" in msg
-    hostname_failures = sum(summary["step_failures"]["CheckHostname"].values())
-    assert f"required step(s) CheckHostname did not succeed on {hostname_failures} instance(s)" in msg
+    # a required check makes the improved runbook's AssertOnline required too: the stopped and the unmanaged
+    # instances never reached CheckHostname
+    offline = sum(summary["step_failures"]["AssertOnline"].values())
+    assert offline == 2
+    assert f"required step(s) AssertOnline did not succeed on {offline} instance(s)" in msg
     # the reports and artifacts were written before the policy failed the play
     assert recap(run.stdout)["failed"] == 1
 
@@ -303,21 +311,36 @@ def test_the_seed_runbook_variant_reproduces_the_article(sandbox_factory, tmp_pa
     assert not any(s.endswith("Windows") for inst in by_id.values() for s in (st["step_name"] for st in inst["steps"]))
 
 
-def test_a_run_still_going_at_the_timeout_is_reported_and_re_attaching_completes_it(demo, tmp_path):
-    handle, reports = demo["sandbox"], tmp_path / "reports"
+@pytest.fixture(scope="module")
+def slow_demo(tmp_path_factory):
+    """The demo world with its clock at real speed (time_scale 1, not 0.05): a run lasts about 13 s of wall time,
+    far longer than one 1 s poll, whatever the machine's load."""
+    world = yaml.safe_load(DEMO_WORLD.read_text())
+    world["time_scale"] = 1.0
+    world["stacksets"] = {"operation_seconds": 0.1}
+    workdir = tmp_path_factory.mktemp("check-os-slow")
+    handle = SandboxHandle(world, name="check-os-slow", workdir=workdir)
+    handle.start()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def test_a_run_still_going_at_the_timeout_is_reported_and_re_attaching_completes_it(slow_demo, tmp_path):
+    handle, reports = slow_demo, tmp_path / "reports"
     run = play(
         handle,
         reports,
-        "--skip-tags",
-        "roles,runbook",
         "-e",
         "check_os_wait_timeout=0",
         "-e",
         "check_os_poll_interval=1",
+        "-e",
+        "execution_roles_poll_interval=0.1",
     )
     assert run.rc != 0
     execution_id = json.loads((reports / "latest.json").read_text())["automation_execution_id"]
-    assert execution_id != demo["execution_id"]
     fatal = [line for line in run.stdout.splitlines() if line.startswith("fatal:") and "Policy failed" in line]
     assert fatal, run.stdout[-3000:]
     msg = json.loads(fatal[0].split("=> ", 1)[1])["msg"]
