@@ -429,6 +429,19 @@ def _type_fits(ptype, value):
     return True
 
 
+def _unknown_keys(f, mapping, accepted, rule, step, path, what):
+    """An error for each key of ``mapping`` that is not in ``accepted``, naming the accepted ones."""
+    for key in mapping:
+        if key not in accepted:
+            f.add(
+                "error",
+                rule,
+                step,
+                "%s.%s" % (path, key),
+                "unknown %s %r; accepted: %s" % (what, key, ", ".join(sorted(accepted))),
+            )
+
+
 def _lint_parameters(doc, f):
     params = doc.get("parameters")
     if params is None:
@@ -441,15 +454,7 @@ def _lint_parameters(doc, f):
         if not isinstance(spec, dict):
             f.add("error", "schema.parameter", None, path, "parameter %s must be a mapping with at least a type" % name)
             continue
-        for key in spec:
-            if key not in PARAMETER_KEYS:
-                f.add(
-                    "error",
-                    "schema.parameter-key",
-                    None,
-                    "%s.%s" % (path, key),
-                    "unknown parameter attribute %r; accepted: %s" % (key, ", ".join(sorted(PARAMETER_KEYS))),
-                )
+        _unknown_keys(f, spec, PARAMETER_KEYS, "schema.parameter-key", None, path, "parameter attribute")
         ptype = spec.get("type")
         if ptype not in PARAMETER_TYPES:
             f.add(
@@ -614,15 +619,7 @@ def _lint_step(step, i, params, f):
             "step name %r has characters outside [A-Za-z0-9_-]; '{{ %s.Output }}' references cannot name it reliably"
             % (name, name),
         )
-    for key in step:
-        if key not in STEP_KEYS:
-            f.add(
-                "error",
-                "schema.step-key",
-                sname,
-                "%s.%s" % (path, key),
-                "unknown step property %r; accepted: %s" % (key, ", ".join(sorted(STEP_KEYS))),
-            )
+    _unknown_keys(f, step, STEP_KEYS, "schema.step-key", sname, path, "step property")
     action = step.get("action")
     if action is None:
         f.add("error", "schema.step", sname, "%s.action" % path, "step %s has no action" % (sname or i))
