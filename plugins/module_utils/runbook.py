@@ -1147,6 +1147,21 @@ def _accepted(spec):
     return "; ".join(parts)
 
 
+def _json_mapping(value, field, accepted, accepted_json=None):
+    """A mapping, or a string holding a JSON object, as sorted JSON text; anything else is bad input."""
+    v = value
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            raise InvalidInput(
+                field, "%r is not a JSON object; accepted: %s" % (value, accepted_json or accepted)
+            ) from None
+    if not isinstance(v, dict):
+        raise InvalidInput(field, "%r is not a mapping; accepted: %s" % (value, accepted))
+    return json.dumps(v, sort_keys=True)
+
+
 def _as_wire_values(name, spec, value):
     """Convert one parameter value to SSM's wire form (a list of strings), checking its type."""
     field = "parameters.%s" % name
@@ -1175,34 +1190,9 @@ def _as_wire_values(name, spec, value):
         return out
     if ptype == "MapList":
         values = value if isinstance(value, list) else [value]
-        out = []
-        for item in values:
-            v = item
-            if isinstance(item, str):
-                try:
-                    v = json.loads(item)
-                except ValueError:
-                    raise InvalidInput(
-                        field, "%r is not a JSON object; accepted: %s (a list of mappings)" % (item, _accepted(spec))
-                    ) from None
-            if not isinstance(v, dict):
-                raise InvalidInput(
-                    field, "%r is not a mapping; accepted: %s (a list of mappings)" % (item, _accepted(spec))
-                )
-            out.append(json.dumps(v, sort_keys=True))
-        return out
+        return [_json_mapping(item, field, "%s (a list of mappings)" % _accepted(spec)) for item in values]
     if ptype == "StringMap":
-        v = value
-        if isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except ValueError:
-                raise InvalidInput(
-                    field, "%r is not a JSON object; accepted: %s (a mapping)" % (value, _accepted(spec))
-                ) from None
-        if not isinstance(v, dict):
-            raise InvalidInput(field, "%r is not a mapping; accepted: %s" % (value, _accepted(spec)))
-        return [json.dumps(v, sort_keys=True)]
+        return [_json_mapping(value, field, _accepted(spec), "%s (a mapping)" % _accepted(spec))]
     # single-valued types
     if isinstance(value, list):
         if len(value) != 1:
