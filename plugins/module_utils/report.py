@@ -92,6 +92,8 @@ class JsonLinesWriter:
     def open(self):
         directory = os.path.dirname(os.path.abspath(self.path))
         check_writable_dir(directory, "dest")
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
         self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 pylint: disable=consider-using-with
         return self
 

@@ -99,6 +99,7 @@ options:
     description:
       - Write the results as JSON Lines to this file as they arrive (one C(execution) line, one C(location) line per
         account and region, one C(summary) line). The module then returns no RV(locations).
+      - Missing parent directories are created.
     type: path
   max_failures:
     description:

@@ -297,6 +297,22 @@ def test_jsonl_streaming_round_trip(tmp_path, source):
         assert report.render(streamed, fmt) == report.render(source, fmt)
 
 
+def test_jsonl_writer_creates_its_directory(tmp_path):
+    path = tmp_path / "reports" / "run-1" / "results.jsonl"
+    writer = report.JsonLinesWriter(str(path)).open()
+    writer.summary({"instances": 0})
+    writer.close()
+    assert [json.loads(line)["type"] for line in path.read_text().splitlines()] == ["summary"]
+
+
+def test_jsonl_writer_refuses_a_file_in_the_way_before_writing(tmp_path):
+    (tmp_path / "reports").write_text("not a directory")
+    with pytest.raises(InvalidInput) as e:
+        report.JsonLinesWriter(str(tmp_path / "reports" / "run-1" / "results.jsonl")).open()
+    assert e.value.field == "dest"
+    assert (tmp_path / "reports").read_text() == "not a directory"
+
+
 def test_json_file_as_src(tmp_path):
     path = tmp_path / "r.json"
     path.write_text(json.dumps(result(), indent=2))
