@@ -5,7 +5,9 @@ Built-ins (a world's ``profiles`` may add more, or ``extends`` these and overrid
 - ``amazon-linux-2023``           up to date: ``yum check-update`` exits 0
 - ``amazon-linux-2023-updates``   updates pending: ``yum check-update`` exits 100 and lists packages
 - ``rhel-9``                      up to date (dnf/yum)
-- ``ubuntu-22.04``                apt; no yum (``yum`` is "command not found", exit 127, as on a real Ubuntu host)
+- ``ubuntu-22.04``                apt, with pending updates (``apt list --upgradable`` lists six packages; it exits
+                                  0 either way, as apt does); no yum or dnf (``yum`` is "command not found", exit
+                                  127, and ``command -v yum`` finds nothing, as on a real Ubuntu host)
 - ``windows-server-2022``         Japanese locale and time zone; the console code page is 932 until ``chcp 65001``
                                   switches it to UTF-8, so non-ASCII output is garbled without it (as the seed
                                   article describes)
@@ -14,6 +16,13 @@ Built-ins (a world's ``profiles`` may add more, or ``extends`` these and overrid
 A command entry is ``{match: <regex, full match on the command line>, stdout, stderr, exit_code, delay}``; ``stdout``
 and ``stderr`` may use ``${hostname}``, ``${instance_id}``, ``${private_ip}``, ``${region}``, ``${account_id}``,
 ``${name}``, ``${date}``.  ``delay`` is in virtual seconds (scaled by the world's ``time_scale``).
+
+Which programs an instance *has* is explicit, not guessed from the command patterns: each profile lists the
+absolute paths of its ``programs`` (a world's profile may add ``programs: [/usr/bin/zypper]``), and a profile has
+its own plus its parents' (``Profile.which``).  The shell's ``command -v yum`` asks exactly that, so a runbook can
+pick the package manager the host really has.  Every program a built-in profile lists answers at least one command
+line, and every command line it answers starts with one of its programs (sandbox/tests/test_engine_profiles.py).
+``local-shell`` lists none: its scripts run in the real shell, whose ``command -v`` looks at the real PATH.
 """
 
 from __future__ import annotations
@@ -85,6 +94,7 @@ class Profile:
     parent: Profile | None = None
     local: bool = False
     native_codepage: str | None = None  # Windows: output is garbled unless chcp 65001 ran
+    programs: tuple[str, ...] = ()  # absolute paths of the programs this profile adds to its parent's
 
     def find(self, command: str) -> CommandSpec | None:
         text = " ".join(command.split())
@@ -94,6 +104,29 @@ class Profile:
                 if spec.match.fullmatch(text):
                     return spec
             profile = profile.parent
+        return None
+
+    def all_programs(self) -> tuple[str, ...]:
+        """This profile's programs and its parents', nearest first."""
+        found: list[str] = []
+        profile: Profile | None = self
+        while profile is not None:
+            found.extend(p for p in profile.programs if p not in found)
+            profile = profile.parent
+        return tuple(found)
+
+    def which(self, name: str) -> str | None:
+        """The path of program ``name`` (a bare name, or an absolute path) on this profile's instances, or None.
+
+        On Windows, names are case-insensitive and the extension may be left out (``w32tm`` is w32tm.exe)."""
+        windows = self.platform == "Windows"
+        key = name.lower() if windows else name
+        bare = not re.search(r"[\\/]", name)
+        for path in self.all_programs():
+            full = path.lower() if windows else path
+            base = re.split(r"[\\/]", full)[-1]
+            if key == full or (bare and (key == base or (windows and key == base.rsplit(".", 1)[0]))):
+                return path
         return None
 
 
@@ -274,6 +307,24 @@ _RHEL9 = [
     ),
     _c(r"(sudo )?localectl( status)?", _LOCALE_ENUS, delay=0.5),
 ]
+# ``apt list --upgradable`` run by the SSM Agent, whose stdout is a pipe, not a terminal.  apt then sets quiet=1
+# (apt-private/private-output.cc InitOutput: "if (!isatty(STDOUT_FILENO) && quiet == -1) quiet = 1"), and with quiet
+# its progress line is "Listing..." alone: the "... Done" suffix is only drawn on a terminal (apt-pkg/contrib/
+# progress.cc, OpTextProgress::Done).  The script warning goes to stderr unless APT::Cmd::Disable-Script-Warning is
+# set (apt-private/private-main.cc, CheckIfCalledByScript).  Exit status 0 with or without pending upgrades; 100 is
+# apt's error status.  The list is the demo's deterministic pending updates on a 22.04.4 host (sorted by name, as
+# apt prints it); the version numbers are illustrative.
+_APT_UPGRADABLE = (
+    "Listing...\n"
+    "curl/jammy-updates,jammy-security 7.81.0-1ubuntu1.18 amd64 [upgradable from: 7.81.0-1ubuntu1.17]\n"
+    "libcurl4/jammy-updates,jammy-security 7.81.0-1ubuntu1.18 amd64 [upgradable from: 7.81.0-1ubuntu1.17]\n"
+    "libssl3/jammy-updates,jammy-security 3.0.2-0ubuntu1.18 amd64 [upgradable from: 3.0.2-0ubuntu1.17]\n"
+    "openssl/jammy-updates,jammy-security 3.0.2-0ubuntu1.18 amd64 [upgradable from: 3.0.2-0ubuntu1.17]\n"
+    "python3.10/jammy-updates,jammy-security 3.10.12-1~22.04.6 amd64 [upgradable from: 3.10.12-1~22.04.5]\n"
+    "tzdata/jammy-updates,jammy-security 2024a-0ubuntu0.22.04.1 all [upgradable from: 2024a-0ubuntu0.22.04]\n"
+)
+_APT_SCRIPT_WARNING = "\nWARNING: apt does not have a stable CLI interface. Use with caution in scripts.\n\n"
+
 _UBUNTU = [
     _c(r"hostname", "${short_hostname}\n", delay=0.4),
     _c(r"cat /etc/os-release", _UBUNTU_RELEASE, delay=0.3),
@@ -284,11 +335,11 @@ _UBUNTU = [
     ),
     _c(r"uname -r", "6.5.0-1022-aws\n", delay=0.3),
     _c(
-        r"(sudo )?apt list --upgradable",
-        "Listing... Done\n",
-        "\nWARNING: apt does not have a stable CLI interface. Use with caution in scripts.\n\n",
+        r"(sudo )?apt -o (?i:APT::Cmd::Disable-Script-Warning)=(true|1|yes) list --upgradable",
+        _APT_UPGRADABLE,
         delay=2.0,
     ),
+    _c(r"(sudo )?apt list --upgradable", _APT_UPGRADABLE, _APT_SCRIPT_WARNING, delay=2.0),
     _c(
         r"(sudo )?apt(-get)? update",
         "Hit:1 http://ap-northeast-1.ec2.archive.ubuntu.com/ubuntu jammy InRelease\nReading package lists... Done\n",
@@ -344,14 +395,47 @@ _WINDOWS = [
 ]
 
 
+# The programs each built-in profile has (absolute paths; usrmerge'd /usr/bin on all three distributions).  The
+# utilities the shell implements itself (cat, grep, head...) are the shell's, not listed here.
+_LINUX_PROGRAMS = tuple(
+    "/usr/bin/" + name
+    for name in (
+        "hostname",
+        "uptime",
+        "date",
+        "whoami",
+        "id",
+        "df",
+        "chronyc",
+        "systemctl",
+        "localectl",
+        "timedatectl",
+        "uname",
+        "sudo",
+    )
+)
+_DNF_PROGRAMS = ("/usr/bin/yum", "/usr/bin/dnf")  # AL2023 and RHEL 9: yum is dnf under its old name
+_UBUNTU_PROGRAMS = ("/usr/bin/apt", "/usr/bin/apt-get", "/usr/bin/lsb_release")
+_WINDOWS_PROGRAMS = (
+    "C:\\Windows\\system32\\chcp.com",
+    "C:\\Windows\\system32\\HOSTNAME.EXE",
+    "C:\\Windows\\system32\\tzutil.exe",
+    "C:\\Windows\\system32\\w32tm.exe",
+)
+
+
 def _builtin() -> dict[str, Profile]:
-    linux = Profile("linux-base", "Linux", "", "", list(_LINUX_COMMON))
-    al = Profile("amazon-linux-2023", "Linux", "Amazon Linux", "2023", list(_AL2023), parent=linux)
+    linux = Profile("linux-base", "Linux", "", "", list(_LINUX_COMMON), programs=_LINUX_PROGRAMS)
+    al = Profile(
+        "amazon-linux-2023", "Linux", "Amazon Linux", "2023", list(_AL2023), parent=linux, programs=_DNF_PROGRAMS
+    )
     al_upd = Profile(
         "amazon-linux-2023-updates", "Linux", "Amazon Linux", "2023", list(_AL2023_UPDATES_CMDS), parent=al
     )
-    rhel = Profile("rhel-9", "Linux", "Red Hat Enterprise Linux", "9.4", list(_RHEL9), parent=linux)
-    ubuntu = Profile("ubuntu-22.04", "Linux", "Ubuntu", "22.04", list(_UBUNTU), parent=linux)
+    rhel = Profile(
+        "rhel-9", "Linux", "Red Hat Enterprise Linux", "9.4", list(_RHEL9), parent=linux, programs=_DNF_PROGRAMS
+    )
+    ubuntu = Profile("ubuntu-22.04", "Linux", "Ubuntu", "22.04", list(_UBUNTU), parent=linux, programs=_UBUNTU_PROGRAMS)
     windows = Profile(
         "windows-server-2022",
         "Windows",
@@ -359,6 +443,7 @@ def _builtin() -> dict[str, Profile]:
         "10.0.20348",
         list(_WINDOWS),
         native_codepage="cp932",
+        programs=_WINDOWS_PROGRAMS,
     )
     local = Profile("local-shell", "Linux", "Local shell (sandbox host)", "", [], local=True)
     return {p.name: p for p in (al, al_upd, rhel, ubuntu, windows, local)}
@@ -399,6 +484,7 @@ def build_profiles(world_profiles: dict[str, Any] | None) -> dict[str, Profile]:
                 parent=base,
                 local=bool(base and base.local and not commands),
                 native_codepage=base.native_codepage if base else None,
+                programs=tuple(spec.get("programs", []) or []),
             )
             del pending[name]
             progressed = True
@@ -408,5 +494,13 @@ def build_profiles(world_profiles: dict[str, Any] | None) -> dict[str, Profile]:
         spec = raw or {}
         platform = spec.get("platform", "Linux")
         base = BUILTIN["windows-server-2022" if platform == "Windows" else "amazon-linux-2023"]
-        profiles[name] = Profile(name, platform, base.platform_name, base.platform_version, [], parent=base)
+        profiles[name] = Profile(
+            name,
+            platform,
+            base.platform_name,
+            base.platform_version,
+            [],
+            parent=base,
+            programs=tuple(spec.get("programs", []) or []),
+        )
     return profiles

@@ -398,7 +398,7 @@ class RunCommand:
                     "", 'failed to run commands: exec: "powershell": executable file not found in $PATH', 1, 0.2
                 )
             return shell.run_powershell(script, runner, path)
-        return shell.run_bash(script, runner, path)
+        return shell.run_bash(script, runner, path, which=profile.which)
 
     # -- agent events (run with the engine lock held) ----------------------------------------------------------
     def _started(self, inv: Invocation, at: float) -> None:

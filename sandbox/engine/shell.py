@@ -6,6 +6,28 @@ echo "Skipping hostname check"; fi``.  Simulated instances therefore run the *sh
 and hand only the programs (``hostname``, ``yum check-update``, ``Get-TimeZone``...) to the OS profile.  A program
 the profile does not know fails the way bash (127, "command not found") or PowerShell (CommandNotFoundException)
 fails.  Anything the interpreter cannot parse is reported as a shell syntax error, never silently skipped.
+
+Redirections (bash semantics, applied left to right after the words are expanded), on simple commands, builtins and
+compound commands (``{ ...; }``, ``( ... )``, ``if``, ``for``):
+
+- ``>F`` ``1>F`` ``>|F`` (truncate), ``>>F`` (append), ``2>F`` ``2>>F``, ``&>F`` ``>&F`` ``&>>F`` (stdout and
+  stderr), ``N>&M`` (``2>&1``, ``>&2``: fd N becomes a copy of what fd M points to *now*, so ``>/dev/null 2>&1``
+  silences both while ``2>&1 >/dev/null`` sends stderr to the old stdout), ``<F`` and ``0<&0``;
+- ``/dev/null`` discards (and reads empty); ``/dev/stdout`` and ``/dev/stderr`` are the current fd 1 and 2;
+- any other path: the simulated instance has no filesystem the sandbox knows about, so the script gets a private,
+  in-memory one for the duration of the run: ``>``/``>>`` create or extend the file, ``<F`` and ``cat F`` read it
+  back and ``[ -e F ]``/``[ -f F ]``/``[ -s F ]`` see it; nothing persists to the next command invocation, and a
+  file the script did not write does not exist (``<F``: "No such file or directory", status 1, command not run);
+- when stdout and stderr end up in the same place (``2>&1``) the program's stdout comes first, then its stderr:
+  the sandbox does not model how a real program interleaves the two streams;
+- not supported, reported as a syntax error: file descriptors above 2 (``3>F``), closing (``>&-``), here-documents
+  (``<<``, ``<<<``) and ``<>``.
+
+``command -v NAME...`` prints how each NAME would run and exits 0 when at least one is found, 1 (no output) when
+none is: a shell keyword or builtin prints its name, a utility the interpreter implements itself (``cat``,
+``grep``, ``head``...) or a program the OS profile has prints its path (``/usr/bin/yum``).  Which programs a
+profile has is the profile's explicit ``programs`` list (see profiles.py), never guessed from its command patterns.
+``command -V`` describes them in words, ``command NAME ARGS`` runs NAME like a simple command.
 """
 
 from __future__ import annotations
@@ -18,6 +40,8 @@ from dataclasses import dataclass, field
 
 # A program runner: (command text with arguments, stdin) -> (stdout, stderr, exit code, delay) or None if unknown.
 Runner = Callable[[str, str], "tuple[str, str, int, float] | None"]
+# Where a program is: (name, or an absolute path) -> its absolute path on the instance, or None if it has no such program.
+Which = Callable[[str], "str | None"]
 
 
 @dataclass
@@ -59,9 +83,25 @@ class Op:
     line: int
 
 
+@dataclass
+class Redir:
+    """A redirection operator; the Word after it is its target.  ``fd`` is the explicit IO number (``2>``) or None."""
+
+    fd: int | None
+    op: str  # one of REDIR_OPS
+    line: int
+
+    @property
+    def text(self) -> str:
+        return ("" if self.fd is None else str(self.fd)) + self.op
+
+
 OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
 _OP_CHARS = frozenset("&|;\n()")
 RESERVED = {"if", "then", "elif", "else", "fi", "!", "{", "}"}
+# longest first: the tokenizer takes the first that matches
+REDIR_OPS = ("&>>", "&>", ">>", ">&", ">|", ">", "<<<", "<<-", "<<", "<&", "<>", "<")
+_UNSUPPORTED_REDIR = {"<<": "here-document", "<<-": "here-document", "<<<": "here-string", "<>": "read-write open"}
 
 
 def tokenize(script: str) -> list:
@@ -145,6 +185,23 @@ def tokenize(script: str) -> list:
             end_word()
             i += 1
             continue
+        if not in_test and (c in "<>" or script.startswith("&>", i)):
+            op = next(o for o in REDIR_OPS if script.startswith(o, i))
+            fd = None
+            if cur.isdigit() and not parts and op[0] != "&":  # an IO number: 2> (but not a2> or "2">)
+                fd, cur = int(cur), ""
+            end_word()
+            if op in _UNSUPPORTED_REDIR:
+                raise ShellSyntaxError(
+                    f"line {line}: `{op}' ({_UNSUPPORTED_REDIR[op]}) is not supported by the sandbox's shell"
+                )
+            if fd is not None and fd > 2:
+                raise ShellSyntaxError(
+                    f"line {line}: redirecting file descriptor {fd} is not supported by the sandbox's shell (0-2 are)"
+                )
+            tokens.append(Redir(fd, op, line))
+            i += len(op)
+            continue
         if c in _OP_CHARS and (not in_test or c in {"\n", ";"}):
             matched = next((op for op in OPERATORS if script.startswith(op, i)), None)
             if matched:
@@ -173,7 +230,7 @@ def _matching_paren(script: str, open_idx: int) -> int:
 
 
 # AST: ("list", [(and_or, sep)]), ("andor", [pipeline, (op, pipeline)...]), ("pipe", negate, [cmd]),
-#      ("if", [(cond, body)], else_body), ("simple", [Word])
+#      ("if", [(cond, body)], else_body), ("simple", [Word], [(Redir, Word)]), ("redir", node, [(Redir, Word)])
 class _Parser:
     def __init__(self, tokens):
         self.t = tokens
@@ -239,9 +296,9 @@ class _Parser:
         if tok is None:
             raise ShellSyntaxError("syntax error: unexpected end of file")
         if self.at_word("if"):
-            return self.parse_if()
+            return self.with_redirections(self.parse_if())
         if self.at_word("for"):
-            return self.parse_for()
+            return self.with_redirections(self.parse_for())
         if self.at_word("while", "until", "case", "select", "function"):
             raise ShellSyntaxError(
                 f"line {tok.line}: `{tok.raw}' is not supported by the sandbox's shell (if/for/&&/||/pipes are)"
@@ -250,24 +307,48 @@ class _Parser:
             self.next()
             body = self.parse_list(stop=("}",))
             self.expect_word("}")
-            return ("group", body)
+            return self.with_redirections(("group", body))
         if self.at_op("("):
             self.next()
             body = self.parse_list()
             if not self.at_op(")"):
                 raise ShellSyntaxError(f"line {tok.line}: syntax error: expected `)'")
             self.next()
-            return ("group", body)
+            return self.with_redirections(("group", body))
         if isinstance(tok, Op):
             raise ShellSyntaxError(
                 f"line {tok.line}: syntax error near unexpected token `{tok.op.strip() or 'newline'}'"
             )
         if isinstance(tok, Word) and tok.raw in ("then", "elif", "else", "fi", "}", "do", "done"):
             raise ShellSyntaxError(f"line {tok.line}: syntax error near unexpected token `{tok.raw}'")
-        words = []
-        while isinstance(self.peek(), Word):
-            words.append(self.next())
-        return ("simple", words)
+        words, redirs = [], []
+        while isinstance(self.peek(), (Word, Redir)):
+            if isinstance(self.peek(), Redir):
+                redirs.append(self.redirection())
+            else:
+                words.append(self.next())
+        return ("simple", words, redirs)
+
+    def redirection(self):
+        redir = self.next()
+        target = self.peek()
+        if not isinstance(target, Word):
+            near = "newline" if target is None or (isinstance(target, Op) and target.op == "\n") else None
+            if near is None:
+                near = target.op if isinstance(target, Op) else target.text
+            raise ShellSyntaxError(f"line {redir.line}: syntax error near unexpected token `{near}'")
+        self.next()
+        if redir.op in (">&", "<&") and target.is_plain("-"):
+            raise ShellSyntaxError(
+                f"line {redir.line}: closing a file descriptor ({redir.text}-) is not supported by the sandbox's shell"
+            )
+        return (redir, target)
+
+    def with_redirections(self, node):
+        redirs = []
+        while isinstance(self.peek(), Redir):
+            redirs.append(self.redirection())
+        return ("redir", node, redirs) if redirs else node
 
     def expect_word(self, word):
         tok = self.peek()
@@ -323,16 +404,40 @@ def parse_bash(script: str):
     return _Parser(tokenize(script)).parse_list()
 
 
+# ``command -v`` answers: bash's keywords and the builtins this interpreter implements print their name; the
+# utilities it implements itself (real programs on a Linux host) print their path.
+KEYWORDS = frozenset(
+    "if then else elif fi case esac for select while until do done in function time { } ! [[ ]]".split()
+)
+BUILTINS = frozenset(["echo", "printf", "true", "false", ":", "exit", "set", "export", "cd", "test", "[", "command"])
+UTILITIES = {name: "/usr/bin/" + name for name in ("cat", "grep", "head", "tail", "wc", "sort", "uniq", "cut", "sleep")}
+DEV_NULL = "/dev/null"
+
+
+class _RedirectionError(Exception):
+    pass
+
+
 class Bash:
-    def __init__(self, runner: Runner, script_path: str, env: dict | None = None):
+    def __init__(
+        self,
+        runner: Runner,
+        script_path: str,
+        env: dict | None = None,
+        which: Which | None = None,
+        files: dict[str, str] | None = None,
+    ):
         self.runner = runner
         self.script_path = script_path
+        self.which = which  # program name or path -> its path on the instance, or None (the OS profile's programs)
+        self.files: dict[str, str] = {} if files is None else files  # the script's in-memory files (module doc)
         self.env: dict[str, str] = dict(env or {})
         self.out: list[str] = []
         self.err: list[str] = []
         self.status = 0
         self.delay = 0.0
         self.errexit = False
+        self.line = 0  # line of the simple command running (for error messages of builtins)
 
     # -- expansion ---------------------------------------------------------------------------------------------
     _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|(\?))")
@@ -362,7 +467,7 @@ class Bash:
         return out
 
     def _command_substitution(self, script: str) -> str:
-        sub = Bash(self.runner, self.script_path, self.env)
+        sub = Bash(self.runner, self.script_path, self.env, self.which, self.files)
         try:
             sub.run_ast(parse_bash(script))
         except _Exit:
@@ -428,6 +533,8 @@ class Bash:
             return 0
         if kind == "group":
             return self.run_ast(node[1], checked)
+        if kind == "redir":
+            return self._redirected(node, checked)
         if kind == "for":
             self.status = 0
             for word in node[2]:
@@ -447,18 +554,129 @@ class Bash:
                 status = self.run_ast(cmd, checked=True)
                 produced, self.out = "".join(self.out), saved_out
             else:
-                produced, status = self._simple(cmd[1], stdin)
+                produced, status = self._simple(cmd[1], stdin, cmd[2])
             if last:
                 self.out.append(produced)
             else:
                 stdin = produced
         return status
 
-    def _simple(self, words: list[Word], stdin: str) -> tuple[str, int]:
-        if not words:
-            return "", 0
-        line = words[0].line
+    # -- redirections ------------------------------------------------------------------------------------------
+    def _open(self, redirs: list) -> tuple[dict[int, str], str | None]:
+        """The fd table ({1: sink, 2: sink}) and stdin (None: unchanged) after ``redirs``, applied left to right.
+
+        A sink is "out" (the current stdout: the pipe, or the command's output), "err" (the current stderr), "null",
+        or "file:PATH" (the in-memory file).  Raises _RedirectionError with bash's message when one cannot be made.
+        """
+        fds: dict[int, str] = {1: "out", 2: "err"}
+        stdin = None
+        for redir, word in redirs:
+            target = self.expand(word)
+            if target == "":
+                raise _RedirectionError(f"{word.raw}: ambiguous redirect")
+            op = redir.op
+            fd = redir.fd if redir.fd is not None else (0 if op.startswith("<") else 1)
+            if op in ("<&", ">&") and target.isdigit():  # N>&M: fd N becomes a copy of what fd M points to now
+                src = int(target)
+                if src > 2:
+                    raise _RedirectionError(f"{target}: Bad file descriptor")
+                if (fd == 0) != (src == 0):
+                    raise ShellSyntaxError(
+                        f"line {redir.line}: `{redir.text}{target}' (stdin and an output fd) is not supported by the "
+                        "sandbox's shell"
+                    )
+                if fd != 0:
+                    fds[fd] = fds[src]
+                continue
+            if op == "<&" or (op == ">&" and redir.fd is not None):  # <&file, 2>&file
+                raise _RedirectionError(f"{target}: ambiguous redirect")
+            if op == "<":
+                if fd != 0:
+                    raise ShellSyntaxError(f"line {redir.line}: `{redir.text}' is not supported by the sandbox's shell")
+                if target == DEV_NULL:
+                    stdin = ""
+                elif target in self.files:
+                    stdin = self.files[target]
+                else:
+                    raise _RedirectionError(f"{target}: No such file or directory")
+                continue
+            if fd == 0:
+                raise ShellSyntaxError(f"line {redir.line}: `{redir.text}' is not supported by the sandbox's shell")
+            both = op in ("&>", "&>>", ">&")
+            sink = self._sink(target, fds, append=op in (">>", "&>>"))
+            for out_fd in (1, 2) if both else (fd,):
+                fds[out_fd] = sink
+        return fds, stdin
+
+    def _sink(self, target: str, fds: dict[int, str], append: bool) -> str:
+        if target == DEV_NULL:
+            return "null"
+        if target in ("/dev/stdout", "/dev/fd/1"):
+            return fds[1]
+        if target in ("/dev/stderr", "/dev/fd/2"):
+            return fds[2]
+        if target.endswith("/") or target in ("/", "."):
+            raise _RedirectionError(f"{target}: Is a directory")
+        if not append or target not in self.files:
+            self.files[target] = ""
+        return "file:" + target
+
+    def _route(self, fds: dict[int, str], stdout: str, stderr: str) -> str:
+        """Write a command's output where its fds point; returns what goes to the current stdout."""
+        to_out = []
+        for fd, text in ((1, stdout), (2, stderr)):
+            if not text:
+                continue
+            sink = fds[fd]
+            if sink == "out":
+                to_out.append(text)
+            elif sink == "err":
+                self.err.append(text)
+            elif sink.startswith("file:"):
+                self.files[sink[5:]] += text
+        return "".join(to_out)
+
+    def _redirected(self, node, checked: bool) -> int:
+        """A compound command with redirections: its whole output goes where they point."""
+        try:
+            fds, _stdin = self._open(node[2])
+        except _RedirectionError as exc:
+            self.err.append(f"{self.script_path}: line {node[2][0][0].line}: {exc}\n")
+            self.status = 1
+            return 1
+        saved_out, saved_err = self.out, self.err
+        self.out, self.err = [], []
+        try:
+            return self.run_ast(node[1], checked)
+        finally:
+            produced, errors = "".join(self.out), "".join(self.err)
+            self.out, self.err = saved_out, saved_err
+            self.out.append(self._route(fds, produced, errors))
+
+    # -- simple commands -----------------------------------------------------------------------------------------
+    def _simple(self, words: list[Word], stdin: str, redirs: list = ()) -> tuple[str, int]:
+        line = words[0].line if words else (redirs[0][0].line if redirs else 0)
         argv = [self.expand(w) for w in words]
+        fds = None
+        if redirs:
+            try:
+                fds, new_stdin = self._open(redirs)
+            except _RedirectionError as exc:
+                self.err.append(f"{self.script_path}: line {line}: {exc}\n")
+                return "", 1
+            stdin = stdin if new_stdin is None else new_stdin
+        if fds is None:
+            return self._run_words(words, argv, stdin, line)
+        saved_err, self.err = self.err, []
+        produced = ""
+        try:
+            produced, status = self._run_words(words, argv, stdin, line)
+        finally:
+            errors, self.err = "".join(self.err), saved_err
+            produced = self._route(fds, produced, errors)
+        return produced, status
+
+    def _run_words(self, words: list[Word], argv: list[str], stdin: str, line: int) -> tuple[str, int]:
         # leading assignments: NAME=value
         while argv and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]) and words[0].parts[0][0] == "lit":
             name, _, value = argv[0].partition("=")
@@ -469,10 +687,15 @@ class Bash:
         if words[0].is_plain("[["):
             if argv[-1] != "]]":
                 raise ShellSyntaxError(f"line {line}: syntax error: expected `]]'")
-            return "", 0 if _test(argv[1:-1], double=True) else 1
+            return "", 0 if _test(argv[1:-1], double=True, files=self.files) else 1
+        return self._run_argv(argv, stdin, line)
+
+    def _run_argv(self, argv: list[str], stdin: str, line: int) -> tuple[str, int]:
+        """A builtin or a program, by name (no keywords, no assignments: what ``command NAME ARGS`` runs too)."""
         name = argv[0]
         builtin = getattr(self, "_b_" + name.replace("-", "_").replace("[", "lbracket").replace(":", "colon"), None)
         if builtin is not None and re.fullmatch(r"[\w:\[-]+", name):
+            self.line = line
             return builtin(argv, stdin)
         text = " ".join(argv)
         result = self.runner(text, stdin)
@@ -484,7 +707,55 @@ class Bash:
         self.delay += delay
         return out, code
 
+    def lookup(self, name: str) -> tuple[str, str] | None:
+        """How ``name`` would run: ("keyword" | "builtin", name) or ("file", path); None when there is no such."""
+        if name in KEYWORDS:
+            return "keyword", name
+        if name in BUILTINS:
+            return "builtin", name
+        if name in UTILITIES or name in UTILITIES.values():
+            return "file", UTILITIES.get(name, name)
+        path = self.which(name) if self.which is not None and name else None
+        return ("file", path) if path else None
+
     # -- builtins --------------------------------------------------------------------------------------------
+    def _b_command(self, argv, stdin):
+        args = argv[1:]
+        mode = None
+        while args and args[0].startswith("-") and len(args[0]) > 1:
+            if args[0] == "--":
+                args = args[1:]
+                break
+            if not set(args[0][1:]) <= set("pvV"):
+                self.err.append(
+                    f"{self.script_path}: line {self.line}: command: {args[0][:2]}: invalid option\n"
+                    "command: usage: command [-pVv] command [arg ...]\n"
+                )
+                return "", 2
+            for flag in args[0][1:]:
+                mode = flag if flag in "vV" else mode
+            args = args[1:]
+        if not args:
+            return "", 0
+        if mode is None:  # run it, bypassing functions (the sandbox has none) and keywords
+            return self._run_argv(args, stdin, self.line)
+        out, found = [], False
+        for name in args:
+            hit = self.lookup(name)
+            if hit is None:
+                if mode == "V":
+                    self.err.append(f"{self.script_path}: line {self.line}: command: {name}: not found\n")
+                continue
+            found = True
+            kind, where = hit
+            if mode == "v":
+                out.append(where + "\n")
+            elif kind == "file":
+                out.append(f"{name} is {where}\n")
+            else:
+                out.append(f"{name} is a shell {kind}\n")
+        return "".join(out), 0 if found else 1
+
     def _b_echo(self, argv, stdin):
         args = argv[1:]
         newline, escapes = True, False
@@ -554,17 +825,19 @@ class Bash:
         return "", 0
 
     def _b_test(self, argv, stdin):
-        return "", 0 if _test(argv[1:], double=False) else 1
+        return "", 0 if _test(argv[1:], double=False, files=self.files) else 1
 
     def _b_lbracket(self, argv, stdin):
         if argv[-1] != "]":
             self.err.append(f"{self.script_path}: [: missing `]'\n")
             return "", 2
-        return "", 0 if _test(argv[1:-1], double=False) else 1
+        return "", 0 if _test(argv[1:-1], double=False, files=self.files) else 1
 
     def _b_cat(self, argv, stdin):
         if len(argv) == 1 or argv[1:] == ["-"]:
             return stdin, 0
+        if all(a == DEV_NULL or a in self.files for a in argv[1:]):  # what the script wrote itself
+            return "".join(self.files.get(a, "") for a in argv[1:]), 0
         result = self.runner(" ".join(argv), stdin)
         if result is None:
             self.err.append("".join(f"cat: {a}: No such file or directory\n" for a in argv[1:]))
@@ -687,20 +960,21 @@ def _count_arg(args, default: int) -> int:
     return default
 
 
-def _test(args: list[str], double: bool) -> bool:
+def _test(args: list[str], double: bool, files: dict[str, str] | None = None) -> bool:
+    files = files or {}
     if not args:
         return False
     # || and && (inside [[ ]]), -o and -a (inside [ ])
     for ors in ("||", "-o"):
         if ors in args and (double or ors == "-o"):
             k = args.index(ors)
-            return _test(args[:k], double) or _test(args[k + 1 :], double)
+            return _test(args[:k], double, files) or _test(args[k + 1 :], double, files)
     for ands in ("&&", "-a"):
         if ands in args and (double or ands == "-a"):
             k = args.index(ands)
-            return _test(args[:k], double) and _test(args[k + 1 :], double)
+            return _test(args[:k], double, files) and _test(args[k + 1 :], double, files)
     if args[0] == "!":
-        return not _test(args[1:], double)
+        return not _test(args[1:], double, files)
     if len(args) == 1:
         return args[0] != ""
     if len(args) == 2:
@@ -709,8 +983,12 @@ def _test(args: list[str], double: bool) -> bool:
             return val == ""
         if op == "-n":
             return val != ""
-        if op in ("-f", "-e", "-d", "-r", "-x", "-s"):
-            return False  # the simulated instance has no filesystem the sandbox knows about
+        if op in ("-f", "-e", "-r"):  # only the files the script wrote (module doc): no filesystem otherwise
+            return val in files
+        if op == "-s":
+            return bool(files.get(val))
+        if op in ("-d", "-x"):
+            return False
         return False
     a, op, b = args[0], args[1], " ".join(args[2:])
     if op in ("==", "="):
@@ -731,8 +1009,11 @@ def _test(args: list[str], double: bool) -> bool:
     return False
 
 
-def run_bash(script: str, runner: Runner, script_path: str = "_script.sh", env: dict | None = None) -> Outcome:
-    return Bash(runner, script_path, env).run(script)
+def run_bash(
+    script: str, runner: Runner, script_path: str = "_script.sh", env: dict | None = None, which: Which | None = None
+) -> Outcome:
+    """Run ``script``; ``which`` answers where a program is (``command -v``): the OS profile's ``which``."""
+    return Bash(runner, script_path, env, which).run(script)
 
 
 # ---------------------------------------------------------------------------------------------------------------
