@@ -226,3 +226,63 @@ def test_bad_check_lists(checks, field, says):
         _render(checks)
     assert e.value.field == field
     assert says in e.value.message
+
+
+# Stub package managers for the shipped Update check: each prints what it is and exits as the real one does.
+APT_LISTING = (
+    "Listing...\nopenssl/jammy-updates,jammy-security 3.0.2-0ubuntu1.18 amd64 [upgradable from: 3.0.2-0ubuntu1.17]\n"
+)
+APT_WARNING = "WARNING: apt does not have a stable CLI interface. Use with caution in scripts."
+PACKAGE_MANAGERS = {
+    # yum/dnf check-update: 100 and the list when updates are pending
+    "yum": 'echo "yum $*"; echo "kernel.x86_64  6.1.119  amazonlinux"; exit 100',
+    "dnf": 'echo "dnf $*"; exit 100',
+    # apt: the script warning on stderr unless switched off, exit 0 with or without upgrades
+    "apt": (
+        'case "$*" in *Disable-Script-Warning=true*) ;; *) printf "\\n%s\\n\\n" "' + APT_WARNING + '" >&2;; esac\n'
+        "printf '%s' '" + APT_LISTING + "'"
+    ),
+    # apt failing: its error status is 100, the same number as yum's "updates pending"
+    "apt-broken": 'echo "E: The package cache file is corrupted" >&2; exit 100',
+}
+
+
+@pytest.mark.skipif(not SHELLS, reason="needs dash or bash")
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("installed", "rc", "says", "not_says", "err_says"),
+    [
+        (["yum"], 0, ["yum check-update", "[exit code 100 accepted: ok_exit_codes 0 100]"], [], ""),
+        (["yum", "dnf", "apt"], 0, ["yum check-update"], ["dnf ", "Listing"], ""),  # yum first
+        (["dnf"], 0, ["dnf check-update", "[exit code 100 accepted"], ["yum"], ""),  # dnf-only host
+        (["apt"], 0, ["Listing...", "[upgradable from: 3.0.2-0ubuntu1.17]"], ["accepted"], ""),
+        (["apt-broken"], 1, [], ["accepted"], "apt failed with exit code 100"),  # not mistaken for a result
+        ([], 1, [], ["accepted"], "no yum, dnf or apt on this host: pending updates not checked"),
+    ],
+)
+def test_shipped_update_check_picks_the_package_manager(shell, installed, rc, says, not_says, err_says, tmp_path):
+    # PATH holds only the stubs: command, [, echo, printf and false are builtins of both dash and bash
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in installed:
+        stub = bindir / name.split("-")[0]
+        stub.write_text("#!%s\n%s\n" % (shutil.which(shell), PACKAGE_MANAGERS[name]))
+        stub.chmod(0o755)
+    doc = runbook.parse_content((FILES / "check-os-improved.yml").read_text())
+    script = _script(_step(doc, "CheckUpdate"), "CheckUpdate", "check")
+    proc = subprocess.run(
+        [shutil.which(shell), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": str(bindir)},
+    )
+    assert proc.returncode == rc, (proc.stdout, proc.stderr)
+    for text in says:
+        assert text in proc.stdout, (text, proc.stdout)
+    for text in not_says:
+        assert text not in proc.stdout, (text, proc.stdout)
+    assert err_says in proc.stderr
+    assert APT_WARNING not in proc.stderr + proc.stdout
+    assert "not found" not in proc.stderr  # command -v looked quietly
