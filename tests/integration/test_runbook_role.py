@@ -220,12 +220,31 @@ def test_cross_platform_runbook_takes_the_right_branch(sandbox, tmp_path):
     pending = steps[ids["pay-api-1"]]
     assert pending["CheckUpdate"][0] == "Success"
     assert "[exit code 100 accepted: ok_exit_codes 0 100]" in pending["CheckUpdate"][1]["UpdateOutput"][0]
-    # Ubuntu has no yum: the check fails (exit 127) and, with on_failure Continue, NTP still runs
+    # Ubuntu has no yum: command -v finds apt, whose list of pending upgrades is the result (exit 0)
     ubuntu = steps[ids["web-1"]]
-    assert ubuntu["CheckUpdate"][0] == "Failed" and ubuntu["CheckNTP"][0] == "Success"
-    # the check steps are explicitly critical: a failed check still fails the instance's execution
-    assert ubuntu["execution"][0] == "Failed"
-    assert pending["execution"][0] == win["execution"][0] == "Success"
+    assert ubuntu["CheckUpdate"][0] == "Success" and ubuntu["CheckNTP"][0] == "Success"
+    apt_output = ubuntu["CheckUpdate"][1]["UpdateOutput"][0]
+    assert apt_output.startswith("Listing...\n") and "[upgradable from: " in apt_output, apt_output
+    assert "command not found" not in apt_output and "ERROR" not in apt_output, apt_output
+    assert ubuntu["execution"][0] == pending["execution"][0] == win["execution"][0] == "Success"
+
+
+def test_a_failed_check_still_fails_the_execution(sandbox, tmp_path):
+    # the check steps are explicitly critical: with on_failure Continue the next check still runs, and the failed
+    # one fails the instance's execution
+    name = "check-os-fail-%s" % uuid.uuid4().hex[:8]
+    checks = [
+        {"name": "Missing", "linux": "no-such-program --version", "windows": "hostname", "on_failure": "Continue"},
+        {"name": "Hostname", "linux": "hostname", "windows": "hostname"},
+    ]
+    run, _recap, _ = run_role(
+        sandbox, tmp_path, {"runbook_name": name, "runbook_checks": checks, "runbook_regions": [REGION]}
+    )
+    assert run.rc == 0, run.stdout
+    ids = _instances(sandbox, WEB_PROD)
+    got = _run_everywhere(sandbox, name, [WEB_PROD])[ids["web-1"]]
+    assert (got["CheckMissing"][0], got["CheckHostname"][0]) == ("Failed", "Success")
+    assert got["execution"][0] == "Failed"
 
 
 def test_seed_runbook_stops_at_pending_updates_for_contrast(sandbox, tmp_path):
