@@ -24,7 +24,8 @@ compound commands (``{ ...; }``, ``( ... )``, ``if``, ``for``):
   (``<<``, ``<<<``) and ``<>``.
 
 ``command -v NAME...`` prints how each NAME would run and exits 0 when at least one is found, 1 (no output) when
-none is: a shell keyword or builtin prints its name, a utility the interpreter implements itself (``cat``,
+none is (bash's status; dash, Ubuntu's /bin/sh, says 127 and looks at the first NAME only, so portable scripts test
+it with ``if``, not against a number): a shell keyword or builtin prints its name, a utility the interpreter implements itself (``cat``,
 ``grep``, ``head``...) or a program the OS profile has prints its path (``/usr/bin/yum``).  Which programs a
 profile has is the profile's explicit ``programs`` list (see profiles.py), never guessed from its command patterns.
 ``command -V`` describes them in words, ``command NAME ARGS`` runs NAME like a simple command.
