@@ -10,6 +10,7 @@ BIN := $(abspath $(VENV))/bin
 BUILD := $(abspath .build)
 COLLECTIONS := $(BUILD)/collections
 COLL_ROOT := $(COLLECTIONS)/ansible_collections
+STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_VENV := $(VENV)/.installed
 STAMP_AWS := $(COLL_ROOT)/amazon/aws/MANIFEST.json
 PYTEST_WORKERS ?= 2
@@ -30,14 +31,19 @@ help:
 	@echo "make test   run every check (lint, unit, integration, sanity, ansible-lint, molecule, build)"
 	@echo "make bench  run the gather benchmark"
 
-$(STAMP_VENV): requirements.txt requirements-dev.txt
+# Two layers: what the demo needs (requirements-demo.txt), then the test and development tools on top.
+$(STAMP_DEMO): requirements.txt requirements-demo.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements-demo.txt
+	@touch $@
+
+$(STAMP_VENV): $(STAMP_DEMO) requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	@touch $@
 
 venv: $(STAMP_VENV)
 
-$(STAMP_AWS): $(STAMP_VENV) scripts/install_collections.py
+$(STAMP_AWS): $(STAMP_DEMO) scripts/install_collections.py
 	$(BIN)/python scripts/install_collections.py --dest $(COLLECTIONS)
 
 collections: $(STAMP_AWS)
@@ -61,31 +67,31 @@ yamllint: $(STAMP_VENV)
 cfn-lint: $(STAMP_VENV)
 	$(BIN)/cfn-lint roles/*/files/*-role.yml
 
-pytest: collections
+pytest: $(STAMP_VENV) collections
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/unit tests/integration sandbox/tests
 
-unit: collections
+unit: $(STAMP_VENV) collections
 	$(BIN)/python -m pytest tests/unit
 
-integration: collections
+integration: $(STAMP_VENV) collections
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/integration sandbox/tests
 
-sanity: collections
+sanity: $(STAMP_VENV) collections
 	$(BIN)/python scripts/ansible_test.py sanity
 
-ansible-lint: collections
+ansible-lint: $(STAMP_VENV) collections
 	$(BIN)/ansible-lint --profile production roles playbooks extensions
 
-molecule: collections
+molecule: $(STAMP_VENV) collections
 	cd extensions && $(BIN)/molecule test --all
 
 builder: $(STAMP_VENV)
 	$(BIN)/ansible-builder create -f execution-environment.yml -c $(BUILD)/ee-context --output-filename Containerfile
 
-galaxy-build: collections
+galaxy-build: $(STAMP_VENV) collections
 	$(BIN)/python scripts/galaxy_build_check.py
 
-bench: collections
+bench: $(STAMP_VENV) collections
 	$(BIN)/python benchmarks/gather.py $(ARGS)
 
 clean:
