@@ -36,6 +36,15 @@ def vm_hwm_mb() -> float:
     return 0.0
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its reaped children (the harvest's worker processes)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _retry_attempts(response: dict) -> int:
     return ((response or {}).get("ResponseMetadata") or {}).get("RetryAttempts", 0) or 0
 
@@ -58,6 +67,7 @@ def ours(spec: dict) -> dict:
         writer.open()
         writer.header(header)
 
+    cpu0 = cpu_seconds()
     t0 = time.monotonic()
     factory = tree.factory_from_connection(
         spec["region"],
@@ -82,6 +92,7 @@ def ours(spec: dict) -> dict:
         writer.summary(result["summary"])
         writer.close()
     wall = time.monotonic() - t0
+    harvest_cpu = cpu_seconds() - cpu0
     hwm_harvest = vm_hwm_mb()
     if writer is None:  # the records, for the identity check (after the clock stopped)
         with open(spec["records"], "w", encoding="utf-8") as out:
@@ -99,6 +110,7 @@ def ours(spec: dict) -> dict:
         "unreadable_locations": summary["unreadable_locations"],
         "vm_hwm_mb": hwm_harvest,
         "processes": summary.get("processes", 1),
+        "harvest_cpu_s": harvest_cpu,
     }
 
 

@@ -246,6 +246,9 @@ class TreeMemory:
         self.peaks: dict[int, float] = {}
         self.names: dict[int, str] = {}
         self.max_sum_rss_mb = 0.0
+        # Proportional set size: a page shared by n processes (a forked worker's copy-on-write pages) counts 1/n in
+        # each, so the sum over the tree is the memory the tree occupies; the sum of RSS counts shared pages n times.
+        self.max_sum_pss_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
 
@@ -270,8 +273,19 @@ class TreeMemory:
                 continue
         return out
 
+    @staticmethod
+    def pss_mb(pid: int) -> float:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+        except (OSError, ValueError):
+            pass
+        return 0.0
+
     def sample(self) -> None:
         total = 0.0
+        total_pss = 0.0
         for pid in self._tree():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
@@ -281,6 +295,7 @@ class TreeMemory:
             hwm = int((fields.get("VmHWM") or "0 kB").split()[0]) / 1024
             rss = int((fields.get("VmRSS") or "0 kB").split()[0]) / 1024
             total += rss
+            total_pss += self.pss_mb(pid)
             if hwm > self.peaks.get(pid, 0.0):
                 self.peaks[pid] = hwm
             if pid not in self.names:
@@ -290,6 +305,7 @@ class TreeMemory:
                 except OSError:
                     self.names[pid] = fields.get("Name", "").strip()
         self.max_sum_rss_mb = max(self.max_sum_rss_mb, total)
+        self.max_sum_pss_mb = max(self.max_sum_pss_mb, total_pss)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -305,6 +321,7 @@ class TreeMemory:
     def report(self) -> dict:
         return {
             "max_sum_rss_mb": round(self.max_sum_rss_mb, 1),
+            "max_sum_pss_mb": round(self.max_sum_pss_mb, 1),
             "processes": sorted(
                 (
                     {"pid": pid, "vm_hwm_mb": round(mb, 1), "cmd": self.names.get(pid, "")}
@@ -532,7 +549,7 @@ def run_contender(
         cmd = [sys.executable, str(CONTENDERS), kind, str(spec_path)]
         if profile:
             pyspy = Path(sys.executable).parent / "py-spy"
-            cmd = [str(pyspy), "record", "--rate", "100", "--format", "raw", "--gil", "--nonblocking",
+            cmd = [str(pyspy), "record", "--rate", "100", "--format", "raw", "--gil", "--nonblocking", "--subprocesses",
                    "--output", str(workdir / f"{name}.pyspy.txt"), "--", *cmd]  # fmt: skip
     handle.set_faults(faults or [])
     spid = server_pid(handle)
