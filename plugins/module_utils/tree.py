@@ -258,11 +258,15 @@ class ClientFactory:
         base = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
         self.config = base.merge(config) if config is not None else base
         self.pool_size = 10  # connections kept per member client; gather() raises it to its concurrency
+        self._credentials = {}
+        self._caller = None
+        self._new_process_state()
+
+    def _new_process_state(self):
+        """Locks, clients and counters: what a process must not share with another (caches are kept)."""
         self._lock = threading.Lock()
         self._caller_lock = threading.Lock()
         self._account_locks = {}
-        self._credentials = {}
-        self._caller = None
         self._sts = None
         self._base_clients = {}
         self._member_session = None
@@ -274,17 +278,7 @@ class ClientFactory:
 
     def after_fork(self):
         """In a child process: new locks, no client (their connections belong to the parent); caches kept."""
-        self._lock = threading.Lock()
-        self._caller_lock = threading.Lock()
-        self._account_locks = {}
-        self._sts = None
-        self._base_clients = {}
-        self._member_session = None
-        self._member_clients = {}
-        self._local = threading.local()
-        self.thread_credentials = _ThreadCredentials(self._frozen)
-        self.assume_calls = 0
-        self.clients_created = 0
+        self._new_process_state()
 
     def _client_kwargs(self, region):
         kwargs = {"config": self.config}
