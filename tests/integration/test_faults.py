@@ -783,6 +783,12 @@ def test_member_account_removed_between_start_and_gather(box, tmp_path):
     started = play(box, tmp_path, role_vars, args=["--tags", "run"], name="start")
     assert started.rc == 0, started.text
     assert started.execution_id and not started.locations  # started and waited for; not gathered yet
+    # The premise: the run had ended, every location done, before the account leaves (--tags run has no policy to
+    # say so). A failure here is the run's, not the gather's, and names each location's status and reason.
+    parent = box.client("ssm").get_automation_execution(AutomationExecutionId=started.execution_id)
+    parent = parent["AutomationExecution"]
+    steps = [(s["StepName"], s["StepStatus"], s.get("FailureMessage", "")) for s in parent["StepExecutions"]]
+    assert parent["AutomationExecutionStatus"] == "Success", (parent["AutomationExecutionStatus"], steps, started.text)
     locations, instances = targeted(box)  # before the removal: what was targeted
     box.client("organizations").remove_account_from_organization(AccountId=B)
     assert B not in box.client("organizations").list_accounts()["Accounts"].__repr__()
