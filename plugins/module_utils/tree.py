@@ -336,16 +336,24 @@ class ClientFactory:
                 lock = self._account_locks[account] = threading.Lock()
             return lock
 
-    def credentials(self, account):
-        """Assumed-role credentials for ``account`` (None for the caller's own account). Raises on failure."""
-        if account == self.caller_account:
-            return None
+    def _cached(self, account):
+        """``account``'s cached credentials while they are more than ``refresh_margin`` from expiring, else None."""
         cached = self._credentials.get(account)
         if cached and cached["expires"] - self.refresh_margin > self.clock():
             return cached
+        return None
+
+    def credentials(self, account):
+        """Assumed-role credentials for ``account`` (None for the caller's own account): ``{"expires": epoch seconds,
+        "frozen": botocore ReadOnlyCredentials}``. Raises on failure."""
+        if account == self.caller_account:
+            return None
+        cached = self._cached(account)  # no lock on the common path; checked again under the account's lock
+        if cached:
+            return cached
         with self._account_lock(account):
-            cached = self._credentials.get(account)
-            if cached and cached["expires"] - self.refresh_margin > self.clock():
+            cached = self._cached(account)
+            if cached:
                 return cached
             sts = self._sts_client()
             arn = "arn:%s:iam::%s:role/%s" % (self.partition, account, self.role_name)
@@ -359,9 +367,6 @@ class ClientFactory:
                 expiration.timestamp() if hasattr(expiration, "timestamp") else self.clock() + self.duration_seconds
             )
             cached = {
-                "aws_access_key_id": creds["AccessKeyId"],
-                "aws_secret_access_key": creds["SecretAccessKey"],
-                "aws_session_token": creds["SessionToken"],
                 "expires": expires,
                 "frozen": botocore.credentials.ReadOnlyCredentials(
                     creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
