@@ -343,15 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         second = {}
         window_calls, second_writes, excused = 0, [], []
         if want_second:
+            title = f"second run, same sandbox: the {' and '.join(idempotent_tags)} phases again (expect changed=0)"
             if background:
                 seq, bg = background[0]
-                banner(
-                    f"second run, same sandbox: the {' and '.join(idempotent_tags)} phases again (expect changed=0);"
-                    " started when the first run reached its run phase"
-                )
+                banner(title + "; started when the first run reached its run phase")
             else:  # the first run never got that far: run it now
                 seq = sandbox.last_seq()
-                banner(f"second run, same sandbox: the {' and '.join(idempotent_tags)} phases again (expect changed=0)")
+                banner(title)
                 bg = Background(env, second_args, logs / "demo-run-2.log")
                 background.append((seq, bg))
             say(bg.shown)
