@@ -24,12 +24,13 @@ export ANSIBLE_HOME := $(BUILD)/ansible-home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv collections demo test lint ruff yamllint cfn-lint pytest unit integration sanity \
-        ansible-lint molecule builder galaxy-build bench clean
+        ansible-lint molecule builder galaxy-build bench browser clean
 
 help:
 	@echo "make demo   run the check_os playbook against the local sandbox and show the report"
 	@echo "make test   run every check (lint, unit, integration, sanity, ansible-lint, molecule, build)"
 	@echo "make bench  run the gather benchmark"
+	@echo "make browser  install headless Chromium (apt-get) for the HTML report tests; opt-in, make test never installs it"
 
 # Two layers: what the demo needs (requirements-demo.txt), then the test and development tools on top.
 $(STAMP_DEMO): requirements.txt requirements-demo.txt
@@ -90,6 +91,19 @@ builder: $(STAMP_VENV)
 
 galaxy-build: $(STAMP_VENV) collections
 	$(BIN)/python scripts/galaxy_build_check.py
+
+# Opt-in: the HTML report tests open the report in headless Chromium. Without it they are skipped with a notice
+# (and fail under CI=true). `make test` installs no system package; .ci/run calls this target.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || command -v google-chrome >/dev/null 2>&1; then \
+	  echo "headless browser already installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "make browser: no apt-get here; install Chromium with your package manager" >&2; exit 1; \
+	fi
 
 bench: $(STAMP_VENV) collections
 	$(BIN)/python benchmarks/gather.py $(ARGS)

@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 COLLECTIONS = REPO / ".build" / "collections"
 
@@ -17,3 +19,18 @@ os.environ.setdefault("ANSIBLE_HOME", str(REPO / ".build" / "ansible-home"))
 for path in (str(COLLECTIONS), str(REPO)):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def pytest_report_header(config):
+    from support.browser import header_line
+
+    return header_line()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium's path; the test is skipped without one (failed under CI=true). Session-scoped, so the
+    check runs before any expensive fixture the test also asks for."""
+    from support.browser import require_browser
+
+    return require_browser()

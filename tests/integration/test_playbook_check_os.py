@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -243,12 +242,9 @@ def test_the_collection_playbook_runs_by_fqcn(demo):
     assert "Automation " + demo["execution_id"] in run.stdout
 
 
-def test_html_report_in_headless_chromium_shows_every_instance(demo, tmp_path):
+def test_html_report_in_headless_chromium_shows_every_instance(browser, demo, tmp_path):
     """Open the HTML report in Chromium (JavaScript on), and read the rendered DOM: every targeted instance, with its
     status, including the Windows, stopped and unmanaged ones. A screenshot is kept as a test artifact."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        pytest.fail("headless Chromium is needed for this test: apt-get install -y chromium")
     html = demo["reports"] / demo["execution_id"] / "automation-report.html"
     flags = [
         "--headless",

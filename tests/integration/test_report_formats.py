@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -26,7 +25,6 @@ TOKYO = "ap-northeast-1"
 IRELAND = "eu-west-1"
 ROOT = "r-o2pk"
 MGMT = "111122223333"
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 CHECKS = {
     "CheckHostname": "check",
     "CheckTimezone": "check",
@@ -209,8 +207,7 @@ class Rows(HTMLParser):
             self._shown = False
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install -y chromium)")
-def test_html_report_in_headless_chromium(harvest, reports, tmp_path):
+def test_html_report_in_headless_chromium(browser, harvest, reports, tmp_path):
     page = Path(reports["files"]["html"])
     text = page.read_text()
     assert "http://" not in text and "https://" not in text  # self-contained
@@ -219,7 +216,7 @@ def test_html_report_in_headless_chromium(harvest, reports, tmp_path):
     if shot.exists():
         shot.unlink()
     base = [
-        CHROMIUM,
+        browser,
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
