@@ -621,7 +621,9 @@ def evaluate_preflight(
         )
         all_accounts.update(accounts)
     missing = sorted(a for a in all_accounts if a not in with_role)
-    inactive = sorted(a for a in all_accounts if (known_accounts.get(a) or {}).get("status", "ACTIVE") != "ACTIVE")
+    # status is the account's State (or the retired Status); an account that reports neither is not called inactive
+    states = {a: (known_accounts.get(a) or {}).get("status") or "ACTIVE" for a in all_accounts}
+    inactive = sorted(a for a in all_accounts if states[a] != "ACTIVE")
     messages = []
     if unknown:
         messages.append(
@@ -640,7 +642,9 @@ def evaluate_preflight(
                 described.append("%s (no CURRENT instance of StackSet %s)" % (account, stack_set_name))
         messages.append("accounts without %s: %s" % (", ".join(roles), ", ".join(described)))
     if inactive:
-        messages.append("accounts not ACTIVE in the organization: " + ", ".join(inactive))
+        messages.append(
+            "accounts not ACTIVE in the organization: " + ", ".join("%s (%s)" % (a, states[a]) for a in inactive)
+        )
     return {
         "ok": not messages,
         "locations": resolved,

@@ -56,11 +56,22 @@ def describe_organization(client):
     }
 
 
+def account_state(account):
+    """An Account's lifecycle state: ``State``, else the retired ``Status``, else None.
+
+    botocore's organizations model (``Account.Status``) says ``Status`` is retired on 2026-09-09 in favour of
+    ``State`` (ACTIVE, SUSPENDED, PENDING_ACTIVATION, PENDING_CLOSURE, CLOSED). AWS returns both until then and only
+    ``State`` after, so ``State`` wins when both are present and ``Status`` is read only when ``State`` is absent.
+    """
+    return account.get("State") or account.get("Status") or None
+
+
 def list_tree(client):
     """The whole organization: its root, every OU at every depth, and every account with its parent.
 
     Returns ``{"root_id": "r-..", "ous": {ou_id: {"name", "parent_id"}},
-    "accounts": {account_id: {"name", "email", "status", "parent_id"}}}``.
+    "accounts": {account_id: {"name", "email", "status", "parent_id"}}}``, where ``status`` is the account's
+    ``State`` (or the retired ``Status`` when AWS sends no ``State``; see :func:`account_state`).
     """
     roots = paginate(client, "list_roots", "Roots")
     if not roots:
@@ -78,7 +89,7 @@ def list_tree(client):
             accounts[account["Id"]] = {
                 "name": account.get("Name"),
                 "email": account.get("Email"),
-                "status": account.get("Status"),
+                "status": account_state(account),
                 "parent_id": parent,
             }
     return {"root_id": root_id, "ous": ous, "accounts": accounts}

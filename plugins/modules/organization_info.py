@@ -126,7 +126,10 @@ tree:
       type: dict
       sample: {"ou-ab12-11111111": {"name": "Workloads", "parent_id": "r-ab12"}}
     accounts:
-      description: Every account, by id, with its C(name), C(email), C(status) and C(parent_id).
+      description:
+        - Every account, by id, with its C(name), C(email), C(status) and C(parent_id).
+        - C(status) is the account's C(State) (C(ACTIVE), C(SUSPENDED), C(PENDING_ACTIVATION), C(PENDING_CLOSURE),
+          C(CLOSED)), or the retired C(Status) when AWS sends no C(State).
       type: dict
       sample: {"222222222222": {"name": "payments", "email": "payments@example.com", "status": "ACTIVE", "parent_id": "ou-ab12-11111111"}}
 accounts:

@@ -148,3 +148,62 @@ def test_pure_tree_without_aws():
     }
     assert organization.resolve_accounts(tree, ["ou-ab12-11111111"]) == ["222222222222"]
     assert organization.resolve_accounts(tree, ["r-ab12"], exclude=["ou-ab12-11111111"]) == ["111111111111"]
+
+
+def _stubbed_tree(accounts):
+    """list_tree over a botocore Stubber whose ListAccountsForParent answers ``accounts`` (validated by the model)."""
+    from botocore.stub import Stubber
+
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation
+
+    client = boto3.client("organizations", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(client) as stub:
+        stub.add_response("list_roots", {"Roots": [{"Id": "r-ab12", "Name": "Root"}]})
+        stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": "r-ab12"})
+        stub.add_response("list_accounts_for_parent", {"Accounts": accounts}, {"ParentId": "r-ab12"})
+        tree = organization.list_tree(client)
+        stub.assert_no_pending_responses()
+    ids = sorted(tree["accounts"])
+    location = {
+        "accounts": ["r-ab12"],
+        "regions": ["eu-west-1"],
+        "include_child_ous": True,
+        "exclude_accounts": [],
+        "execution_role_name": automation.DEFAULT_EXECUTION_ROLE,
+    }
+    instances = [{"account": a, "region": "eu-west-1", "status": "CURRENT"} for a in ids]
+    checked = automation.evaluate_preflight(tree, [location], instances, None, False, organization.resolve_accounts)
+    return tree, checked
+
+
+def _account(number, **state):
+    return dict({"Id": str(number) * 12, "Name": "a%d" % number, "Email": "a%d@example.com" % number}, **state)
+
+
+def test_account_state_is_read_from_state_then_the_retired_status():
+    # botocore's organizations model: Account.Status is retired on 2026-09-09 in favour of Account.State.
+    tree, checked = _stubbed_tree(
+        [
+            _account(1, State="ACTIVE"),  # after the retirement: State only
+            _account(2, Status="ACTIVE"),  # before State existed: Status only
+            _account(3, State="ACTIVE", Status="ACTIVE"),  # today: both
+        ]
+    )
+    assert {a["status"] for a in tree["accounts"].values()} == {"ACTIVE"}
+    assert checked["ok"], checked["message"]
+    assert checked["inactive_accounts"] == []
+
+
+def test_account_state_wins_over_status_and_inactive_accounts_are_named_with_it():
+    tree, checked = _stubbed_tree(
+        [
+            _account(1, State="CLOSED", Status="SUSPENDED"),
+            _account(2, State="SUSPENDED"),
+            _account(3, Status="PENDING_CLOSURE"),
+            _account(4, State="ACTIVE"),
+        ]
+    )
+    assert tree["accounts"]["111111111111"]["status"] == "CLOSED"
+    assert checked["inactive_accounts"] == ["111111111111", "222222222222", "333333333333"]
+    assert not checked["ok"]
+    assert "111111111111 (CLOSED), 222222222222 (SUSPENDED), 333333333333 (PENDING_CLOSURE)" in checked["message"]
