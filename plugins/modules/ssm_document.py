@@ -257,63 +257,65 @@ def main():
     )
     if not runbook.HAS_YAML:
         module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
-    p = module.params
     result = {"changed": False}
-    doc = upload = shared = None
     try:
-        name = documents.check_name(p["name"])
-        if p["state"] == "present":
-            documents.check_version_name(p["version_name"])
-            documents.check_target_type(p["target_type"])
-            shared = documents.check_shared_accounts(p["shared_with_accounts"])
-            doc, text, text_format = documents.load_content(p["content"], p["content_path"])
-            upload = documents.upload_text(doc, text, text_format, p["document_format"])
-            runbook.check_size(upload, "content_path" if p["content_path"] else "content")
-            if p["validate"] and p["document_type"] == "Automation":
-                findings = runbook.lint(doc, p["lint_waivers"])
-                result["lint"] = findings
-                errors = runbook.errors(findings)
-                if errors:
-                    module.fail_json(
-                        msg="runbook %s has %d lint error(s): %s"
-                        % (name, len(errors), "; ".join(runbook.format_finding(x) for x in errors)),
-                        lint=findings,
-                    )
-    except InvalidInput as e:
-        module.fail_json(msg=str(e), field=e.field)
-
-    api = documents.DocumentAPI(
-        module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=documents.RETRY_CODES))
-    )
-    try:
-        if p["state"] == "absent":
-            outcome = documents.ensure_absent(api, name, check_mode=module.check_mode)
-        else:
-            spec = {
-                "name": name,
-                "doc": doc,
-                "text": upload,
-                "document_type": p["document_type"],
-                "document_format": p["document_format"],
-                "version_name": p["version_name"],
-                "target_type": p["target_type"],
-                "tags": p["tags"],
-                "purge_tags": p["purge_tags"],
-                "set_default_version": p["set_default_version"],
-                "shared_with_accounts": shared,
-            }
-            outcome = documents.ensure_present(api, spec, check_mode=module.check_mode)
+        _run(module, result)
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field, **result)
     except AnsibleAWSError as e:
         module.fail_json_aws_error(e)
+    module.exit_json(**result)
+
+
+def _run(module, result):
+    """Check the input, lint, then create/update/delete; fills ``result`` (kept for a failure's message)."""
+    p = module.params
+    doc = upload = shared = None
+    name = documents.check_name(p["name"])
+    if p["state"] == "present":
+        documents.check_version_name(p["version_name"])
+        documents.check_target_type(p["target_type"])
+        shared = documents.check_shared_accounts(p["shared_with_accounts"])
+        doc, text, text_format = documents.load_content(p["content"], p["content_path"])
+        upload = documents.upload_text(doc, text, text_format, p["document_format"])
+        runbook.check_size(upload, "content_path" if p["content_path"] else "content")
+        if p["validate"] and p["document_type"] == "Automation":
+            findings = runbook.lint(doc, p["lint_waivers"])
+            result["lint"] = findings
+            errors = runbook.errors(findings)
+            if errors:
+                module.fail_json(
+                    msg="runbook %s has %d lint error(s): %s"
+                    % (name, len(errors), "; ".join(runbook.format_finding(x) for x in errors)),
+                    lint=findings,
+                )
+
+    api = documents.DocumentAPI(
+        module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=documents.RETRY_CODES))
+    )
+    if p["state"] == "absent":
+        outcome = documents.ensure_absent(api, name, check_mode=module.check_mode)
+    else:
+        spec = {
+            "name": name,
+            "doc": doc,
+            "text": upload,
+            "document_type": p["document_type"],
+            "document_format": p["document_format"],
+            "version_name": p["version_name"],
+            "target_type": p["target_type"],
+            "tags": p["tags"],
+            "purge_tags": p["purge_tags"],
+            "set_default_version": p["set_default_version"],
+            "shared_with_accounts": shared,
+        }
+        outcome = documents.ensure_present(api, spec, check_mode=module.check_mode)
 
     for warning in outcome["warnings"]:
         module.warn(warning)
     result.update(changed=outcome["changed"], actions=outcome["actions"], document=outcome["document"])
     if module._diff and outcome["changed"]:
         result["diff"] = outcome["diff"]
-    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -217,35 +217,37 @@ def main():
     )
     if not runbook.HAS_YAML:
         module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
-    p = module.params
     try:
-        if p["name"] is not None and not documents.ARN_OR_NAME_RE.match(p["name"]):
-            raise InvalidInput(
-                "name", "%r; accepted: a document name or ARN (3-128 characters from [a-zA-Z0-9_.:/-])" % p["name"]
-            )
-        version = documents.check_document_version(p["document_version"])
-        documents.check_version_name(p["version_name"])
+        module.exit_json(**_run(module))
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
+
+def _run(module):
+    p = module.params
+    if p["name"] is not None and not documents.ARN_OR_NAME_RE.match(p["name"]):
+        raise InvalidInput(
+            "name", "%r; accepted: a document name or ARN (3-128 characters from [a-zA-Z0-9_.:/-])" % p["name"]
+        )
+    version = documents.check_document_version(p["document_version"])
+    documents.check_version_name(p["version_name"])
     api = documents.DocumentAPI(
         module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=documents.RETRY_CODES))
     )
-    try:
-        if p["name"] is None:
-            module.exit_json(changed=False, documents=documents.list_documents(api, p["owner"], p["document_type"]))
-        info = documents.document_info(
-            api,
-            p["name"],
-            version=version,
-            version_name=p["version_name"],
-            include_content=p["include_content"],
-            include_versions=p["include_versions"],
-            include_sharing=p["include_sharing"],
-        )
-    except AnsibleAWSError as e:
-        module.fail_json_aws_error(e)
-    module.exit_json(changed=False, exists=info is not None, document=info or {}, documents=[info] if info else [])
+    if p["name"] is None:
+        return {"changed": False, "documents": documents.list_documents(api, p["owner"], p["document_type"])}
+    info = documents.document_info(
+        api,
+        p["name"],
+        version=version,
+        version_name=p["version_name"],
+        include_content=p["include_content"],
+        include_versions=p["include_versions"],
+        include_sharing=p["include_sharing"],
+    )
+    return {"changed": False, "exists": info is not None, "document": info or {}, "documents": [info] if info else []}
 
 
 if __name__ == "__main__":

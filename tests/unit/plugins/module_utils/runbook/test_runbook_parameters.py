@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import runbook
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[5]
 SEED = runbook.parse_content((REPO / "roles/check_os/files/check-os.yml").read_text())
 ADMIN_ROLE = "arn:aws:iam::111111111111:role/AWS-SystemsManager-AutomationAdministrationRole"
 

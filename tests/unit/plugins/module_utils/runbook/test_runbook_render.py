@@ -15,7 +15,7 @@ import yaml
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import runbook
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[5]
 FILES = REPO / "roles/check_os/files"
 SHELLS = [s for s in ("dash", "bash") if shutil.which(s)]
 

@@ -16,7 +16,7 @@ from moto import mock_aws
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 SEED_TEXT = (REPO / "roles/check_os/files/check-os.yml").read_text()
 WRITES = {
     "CreateDocument",

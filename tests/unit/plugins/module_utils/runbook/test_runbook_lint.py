@@ -12,8 +12,8 @@ import yaml
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import runbook
 
-REPO = Path(__file__).resolve().parents[2]
-CORPUS = yaml.safe_load((Path(__file__).parent / "lint_corpus" / "cases.yml").read_text())["cases"]
+REPO = Path(__file__).resolve().parents[5]
+CORPUS = yaml.safe_load((REPO / "tests/unit/lint_corpus/cases.yml").read_text())["cases"]
 
 
 def _key(finding):
@@ -138,7 +138,7 @@ def test_size_limit_is_64_kb():
 
 
 def test_every_rule_is_documented():
-    source = (REPO / "plugins/module_utils/runbook.py").read_text()
+    source = "".join(p.read_text() for p in sorted((REPO / "plugins/module_utils/_runbook").glob("*.py")))
     rules = set(re.findall(r'"((?:schema|graph|ref|safety|operability)\.[a-z-]+)"', source))
     rules |= {
         "schema.maxAttempts",
