@@ -1,6 +1,6 @@
 """The contenders, each run in its own process by ``harness.run_contender``: ``python contenders.py KIND SPEC.json``.
 
-- ``ours``: the code path of ``orgops.ssm_automation.automation_execution_info`` (plugins/module_utils/tree.py),
+- ``ours``: the code path of ``orgops.ssm_automation.automation_execution_info`` (plugins/module_utils/_harvest/),
   called directly with the module's defaults, exactly as the module calls it (same factory, same writer).
 - ``baseline``: what a user writes instead, the obvious way: a plain sequential boto3 loop. Get the parent (and its
   step executions, paginated when truncated); for each account assume the reader role once; for each of its regions
@@ -55,7 +55,8 @@ def _retry_attempts(response: dict) -> int:
 
 
 def ours(spec: dict) -> dict:
-    from ansible_collections.orgops.ssm_automation.plugins.module_utils import report, tree
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils import report
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, harvest
 
     connect = {
         "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
@@ -69,7 +70,7 @@ def ours(spec: dict) -> dict:
 
     cpu0 = cpu_seconds()
     t0 = time.monotonic()
-    factory = tree.factory_from_connection(
+    factory = clients.factory_from_connection(
         spec["region"],
         os.environ["AWS_ENDPOINT_URL"],
         connect,
@@ -77,7 +78,7 @@ def ours(spec: dict) -> dict:
         retry_mode=spec["retry_mode"],
         max_attempts=spec["max_attempts"],
     )
-    result = tree.gather(
+    result = harvest.gather(
         factory,
         spec["parent_id"],
         spec["region"],

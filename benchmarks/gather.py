@@ -10,7 +10,7 @@ In one run, against one sandbox (sandbox/), it:
 3. sets the sandbox's faults: latency L on every call, a token bucket of T calls/s per account-region on SSM
    (ThrottlingException when empty), and measures, each in its own process, side by side:
    - ``baseline``: a plain sequential boto3 loop, the obvious way (benchmarks/contenders.py);
-   - ``ours``: automation_execution_info's code path (module_utils/tree.py), called directly with the module's
+   - ``ours``: automation_execution_info's code path (module_utils/_harvest/), called directly with the module's
      defaults;
    - ``ansible``: the same module as one real Ansible task through ansible-playbook;
    - ``ours+throttle``: ours again with a random throttle rate (default 5%) on top, to prove no record is lost;

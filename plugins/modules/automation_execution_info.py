@@ -190,23 +190,26 @@ records_written:
   type: int
 """
 
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info, is_boto3_error_code  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
-
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, report, tree, validation  # noqa: E402
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, report, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import factory_from_connection
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
+    DEFAULT_READER_ROLE,
+    HarvestError,
+    error_info,
+)
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.harvest import gather
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 
 def main():
     module = AnsibleAWSModule(
         argument_spec={
             "automation_execution_id": {"type": "str", "required": True, "aliases": ["execution_id"]},
-            "reader_role_name": {"type": "str", "default": tree.DEFAULT_READER_ROLE},
+            "reader_role_name": {"type": "str", "default": DEFAULT_READER_ROLE},
             "full_output": {"type": "bool", "default": False},
             "summary_only": {"type": "bool", "default": False, "aliases": ["progress"]},
             "concurrency": {"type": "int", "default": 64},
@@ -234,7 +237,7 @@ def main():
         module.fail_json(msg=str(e), field=e.field)
 
     region, endpoint_url, connect = get_aws_connection_info(module)
-    factory = tree.factory_from_connection(
+    factory = factory_from_connection(
         region,
         endpoint_url,
         connect,
@@ -251,7 +254,7 @@ def main():
         writer.header(header)
 
     try:
-        result = tree.gather(
+        result = gather(
             factory,
             params["automation_execution_id"],
             region,
@@ -265,15 +268,17 @@ def main():
             on_header=on_header if writer else None,
             processes=params["processes"],
         )
-    except is_boto3_error_code(["AutomationExecutionNotFoundException", "ValidationException"]) as e:
+    except is_ansible_aws_error_code(["AutomationExecutionNotFoundException", "ValidationException"]) as e:
         module.fail_json(
             msg="automation_execution_id: execution %s was not found in this account and region (%s)"
             % (params["automation_execution_id"], region),
             field="automation_execution_id",
-            error=tree.error_info(e),
+            error=error_info(e),
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to read automation execution %s" % params["automation_execution_id"])
+    except HarvestError as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(
+            e.exception or e, msg="Failed to read automation execution %s" % params["automation_execution_id"]
+        )
     output = {
         "changed": False,
         "execution": result["execution"],

@@ -12,7 +12,7 @@ import os
 import re
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.files import check_writable_dir
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.tree import Summary
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 # XML 1.0: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]

@@ -1,4 +1,4 @@
-"""Failures are never under-reported by the gather's accounting (plugins/module_utils/tree.py).
+"""Failures are never under-reported by the gather's accounting (plugins/module_utils/_harvest/reading.py, _report/summary.py).
 
 Found by the fault scenarios (tests/integration/test_faults.py, docs/reliability.md): locations that a finished
 automation never started were reported as "not started yet" and not counted as failures, and the policy counted
@@ -7,7 +7,8 @@ lost locations from the failures list, which is capped.
 
 from __future__ import annotations
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import tree
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import reading
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report import summary as harvest_summary
 
 
 def location(account, status, member=None, message=None):
@@ -31,26 +32,26 @@ class NoCalls:
 
 
 def test_a_pending_location_of_a_finished_automation_never_started_and_counts():
-    record = tree.LocationReader(NoCalls(), location("222222222222", "Pending"), parent_status="Failed").read()
+    record = reading.LocationReader(NoCalls(), location("222222222222", "Pending"), parent_status="Failed").read()
     assert record["read_status"] == "skipped"
     assert record["read_error"]["code"] == "NeverStarted"
     assert "before this location was started" in record["read_error"]["message"]
-    summary = tree.Summary()
+    summary = harvest_summary.Summary()
     summary.add(record)
     assert summary.lost_locations == 1
     assert summary.failures_total == 1 and summary.failures[0]["instance_id"] is None
 
 
 def test_a_pending_location_of_a_running_automation_is_not_a_failure_yet():
-    record = tree.LocationReader(NoCalls(), location("222222222222", "Pending"), parent_status="InProgress").read()
+    record = reading.LocationReader(NoCalls(), location("222222222222", "Pending"), parent_status="InProgress").read()
     assert record["read_error"]["code"] == "NotStarted"
-    summary = tree.Summary()
+    summary = harvest_summary.Summary()
     summary.add(record)
     assert summary.lost_locations == 0 and summary.failures_total == 0
 
 
 def test_lost_locations_are_counted_beyond_the_failures_cap():
-    summary = tree.Summary(max_failures=2)
+    summary = harvest_summary.Summary(max_failures=2)
     # three instance failures first fill the capped list...
     summary.add(
         dict(

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every part of the harvest shares: constants, error info, the area's error handler and the one pager."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
+DEFAULT_READER_ROLE = "AWS-SystemsManager-AutomationResultsReaderRole"
+SESSION_NAME = "orgops-ssm-automation-gather"
+EXPIRED_CODES = frozenset(["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"])
+THROTTLE_CODES = frozenset(["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"])
+UUID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
+PAGE_SIZE = 50
+
+
+class HarvestError(AnsibleAWSError):
+    """A failure of the harvest as a whole (the parent execution cannot be read). A location's failure is never
+    raised: it is recorded on the location."""
+
+
+class HarvestErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = HarvestError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("AutomationExecutionNotFoundException")
+
+
+def iso(value):
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def error_info(exc):
+    """``{"code", "message"}`` for any exception, with AWS's error code when there is one. No secrets."""
+    if isinstance(exc, AnsibleAWSError) and exc.exception is not None:
+        exc = exc.exception
+    response = getattr(exc, "response", None) or {}
+    err = response.get("Error") or {}
+    code = err.get("Code") or type(exc).__name__
+    message = err.get("Message") or str(exc)
+    return {"code": code, "message": message}
+
+
+def retry_attempts(obj):
+    meta = (obj or {}).get("ResponseMetadata") or {}
+    return meta.get("RetryAttempts", 0) or 0
+
+
+def pages(call, result_key, page_size=PAGE_SIZE, **kwargs):
+    """Every item under ``result_key`` of every page of ``call(**kwargs)`` (an SSM list operation with
+    ``MaxResults``/``NextToken``), as botocore's paginators would, for clients that offer no paginator
+    (:class:`~.clients.AccountClient`) or calls that must go through a pacer."""
+    token = None
+    while True:
+        page = call(MaxResults=page_size, NextToken=token, **kwargs) if token else call(MaxResults=page_size, **kwargs)
+        for item in page.get(result_key) or []:
+            yield item
+        token = page.get("NextToken")
+        if not token:
+            return

@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Harvest a multi-account SSM Automation execution tree: every location, every instance, every step.
+
+:func:`gather` reads it all: locations in parallel (:mod:`.parallel`), each by a :class:`~.reading.LocationReader`
+(paced, retried, paginated, no redundant call: per location one DescribeAutomationExecutions page per 50 children
+and one GetAutomationExecution per instance execution). Member accounts are read by assuming the reader role
+(:mod:`.clients`). A location that cannot be read is recorded with the reason; nothing is dropped. Records are
+handed to ``callback`` as they complete, so that a caller can stream them (JSON Lines) instead of holding a
+40,000-instance tree in memory.
+
+Usable without Ansible: ``gather(factory_from_connection(region, endpoint_url, params), parent_id, region)``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
+    PAGE_SIZE,
+    HarvestErrorHandler,
+    error_info,
+    iso,
+)
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.parallel import (
+    processes_for,
+    read_in_processes,
+    read_in_threads,
+)
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.reading import (
+    LocationReader,
+    execution_header,
+    locations_from_steps,
+    parent_steps,
+)
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
+
+
+@HarvestErrorHandler.common_error_handler("read the automation execution")
+def read_parent(factory, ssm, parent_id):
+    """The parent execution and its steps; raises :class:`~.common.HarvestError` (the one failure of the whole
+    harvest: without the parent there is nothing to read). The caller's account is resolved here too, once,
+    before the worker threads need it."""
+    getattr(factory, "caller_account", None)
+    return parent_steps(ssm, parent_id)
+
+
+def gather(
+    factory,
+    parent_id,
+    region,
+    concurrency=16,
+    rate=10.0,
+    full_output=False,
+    summary_only=False,
+    callback=None,
+    keep=True,
+    max_failures=1000,
+    on_header=None,
+    processes=1,
+):
+    """Read the whole tree of ``parent_id`` (in the caller's account and ``region``).
+
+    ``factory`` is a :class:`~.clients.ClientFactory` (or anything with ``client(service, region, account)``,
+    ``invalidate(account)`` and ``caller_account``). ``rate`` paces calls per location (calls per second,
+    0 = unpaced); ``concurrency`` bounds the locations read at once. Each finished location record is passed
+    to ``callback(record)`` in the calling thread, in completion order; with ``keep=False`` records are not
+    kept (streaming). ``on_header(header)`` receives the parent's summary before any location.
+
+    Returns ``{"execution": header, "locations": [...] or None, "summary": {...}, "progress": {...}}``,
+    locations sorted by account and region.
+    """
+    ssm = factory.client("ssm", region)
+    execution, steps = read_parent(factory, ssm, parent_id)
+    parent_calls = 1 + ((len(steps) + PAGE_SIZE - 1) // PAGE_SIZE if execution.get("StepExecutionsTruncated") else 0)
+    header = execution_header(execution)
+    if on_header:
+        on_header(header)
+    locations = locations_from_steps(steps, region)
+    if not locations and not execution.get("TargetLocations"):
+        # A Local execution (no target locations): the execution itself is the one location, in the caller's account.
+        locations = [
+            {
+                "account": factory.caller_account,
+                "region": region,
+                "step_name": None,
+                "status": execution.get("AutomationExecutionStatus"),
+                "failure_message": execution.get("FailureMessage"),
+                "start_time": iso(execution.get("ExecutionStartTime")),
+                "end_time": iso(execution.get("ExecutionEndTime")),
+                "execution_role_name": None,
+                "member_execution_id": parent_id,
+            }
+        ]
+    del steps
+    summary = Summary(max_failures=max_failures)
+    summary.api_calls += parent_calls
+    kept = [] if keep else None
+    target_parameter_name = execution.get("TargetParameterName")
+
+    def work(location):
+        reader = LocationReader(
+            factory,
+            location,
+            target_parameter_name,
+            full_output=full_output,
+            summary_only=summary_only,
+            rate=rate,
+            parent_status=header["status"],
+        )
+        try:
+            record = reader.read()
+        except Exception as e:  # pylint: disable=broad-except
+            # Anything unexpected (assume-role refused, endpoint down past retries) stays on this location.
+            record = dict(location, read_status="failed", read_error=error_info(e), instances=[])
+        record["api_calls"] = reader.calls
+        record["retries"] = reader.retries
+        record["credential_renewals"] = reader.renewals
+        return record
+
+    def finish(record):
+        summary.add(record)
+        summary.api_calls += record.get("api_calls", 0)
+        summary.retries += record.get("retries", 0)
+        summary.renewals += record.get("credential_renewals", 0)
+        if callback:
+            callback(record)
+        if kept is not None:
+            kept.append(record)
+
+    workers = max(1, int(concurrency or 1))
+    used = processes_for(processes, len(locations), workers)
+    if used > 1:
+        assume_calls = 0
+        for item in read_in_processes(factory, locations, work, workers, used):
+            if isinstance(item, int):
+                assume_calls += item
+            else:
+                finish(item)
+        summary.api_calls += assume_calls
+    else:
+        for record in read_in_threads(factory, locations, work, workers):
+            finish(record)
+        if hasattr(factory, "assume_calls"):
+            summary.api_calls += factory.assume_calls
+    if kept is not None:
+        kept.sort(key=lambda r: (r["account"], r["region"]))
+    out = summary.as_dict()
+    out["processes"] = used
+    return {"execution": header, "locations": kept, "summary": out, "progress": summary.progress()}
+
+
+def progress(factory, parent_id, region, concurrency=16, rate=10.0):
+    """Instance counts by status, cheaply: only the DescribeAutomationExecutions pages, no per-instance call."""
+    result = gather(factory, parent_id, region, concurrency=concurrency, rate=rate, summary_only=True, keep=False)
+    return {"execution": result["execution"], "progress": result["progress"], "summary": result["summary"]}
