@@ -389,7 +389,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook, tree  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, common, harvest  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 START_OPTIONS = (
@@ -458,7 +459,7 @@ def argument_spec():
         "wait_timeout": {"type": "int", "default": 3600},
         "poll_interval": {"type": "int", "default": 10},
         "progress": {"type": "bool", "default": True},
-        "reader_role_name": {"type": "str", "default": tree.DEFAULT_READER_ROLE},
+        "reader_role_name": {"type": "str", "default": common.DEFAULT_READER_ROLE},
         "concurrency": {"type": "int", "default": 16},
     }
 
@@ -479,7 +480,7 @@ def get_execution_or_fail(module, ssm, execution_id):
             msg="execution_id: automation execution %s was not found in this account and region (%s)"
             % (execution_id, module.region),
             field="execution_id",
-            error=tree.error_info(e),
+            error=common.error_info(e),
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg="Failed to read automation execution %s" % execution_id)
@@ -504,15 +505,17 @@ def follow(module, ssm, execution_id, result):
     if params["wait"] and params["progress"]:
         region, endpoint_url, connect = get_aws_connection_info(module)
         try:
-            factory = tree.factory_from_connection(region, endpoint_url, connect, role_name=params["reader_role_name"])
-            counted = tree.gather(
+            factory = clients.factory_from_connection(
+                region, endpoint_url, connect, role_name=params["reader_role_name"]
+            )
+            counted = harvest.gather(
                 factory, execution_id, region, concurrency=params["concurrency"], summary_only=True, keep=False
             )
             result["progress"] = counted["progress"]
             result["progress_line"] = automation.progress_line(counted["progress"])
         except Exception as e:  # pylint: disable=broad-except
             result["progress"] = None
-            result["progress_error"] = tree.error_info(e)
+            result["progress_error"] = common.error_info(e)
     if timed_out:
         result["msg"] = "automation execution %s still %s after %ss; re-attach with execution_id=%s" % (
             execution_id,
@@ -569,7 +572,7 @@ def load_runbook(module, ssm, name, version):
     except is_boto3_error_code(["InvalidDocument", "InvalidDocumentVersion"]) as e:
         module.fail_json(
             msg="document_name: runbook %s%s was not found in this account and region (%s): %s"
-            % (name, " version %s" % version if version else "", module.region, tree.error_info(e)["message"]),
+            % (name, " version %s" % version if version else "", module.region, common.error_info(e)["message"]),
             field="document_name" if _error_code(e) == "InvalidDocument" else "document_version",
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
@@ -693,8 +696,8 @@ def do_start(module, ssm):
         ]
     ) as e:
         module.fail_json(
-            msg="StartAutomationExecution refused the request: %s" % tree.error_info(e)["message"],
-            error=tree.error_info(e),
+            msg="StartAutomationExecution refused the request: %s" % common.error_info(e)["message"],
+            error=common.error_info(e),
             **result,
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
