@@ -191,7 +191,6 @@ records_written:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
-from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, report, validation
@@ -268,14 +267,14 @@ def main():
             on_header=on_header if writer else None,
             processes=params["processes"],
         )
-    except is_ansible_aws_error_code(["AutomationExecutionNotFoundException", "ValidationException"]) as e:
-        module.fail_json(
-            msg="automation_execution_id: execution %s was not found in this account and region (%s)"
-            % (params["automation_execution_id"], region),
-            field="automation_execution_id",
-            error=error_info(e),
-        )
-    except HarvestError as e:  # pylint: disable=duplicate-except
+    except HarvestError as e:
+        if error_info(e)["code"] in ("AutomationExecutionNotFoundException", "ValidationException"):
+            module.fail_json(
+                msg="automation_execution_id: execution %s was not found in this account and region (%s)"
+                % (params["automation_execution_id"], region),
+                field="automation_execution_id",
+                error=error_info(e),
+            )
         module.fail_json_aws(
             e.exception or e, msg="Failed to read automation execution %s" % params["automation_execution_id"]
         )

@@ -65,8 +65,7 @@ def pages(call, result_key, page_size=PAGE_SIZE, **kwargs):
     token = None
     while True:
         page = call(MaxResults=page_size, NextToken=token, **kwargs) if token else call(MaxResults=page_size, **kwargs)
-        for item in page.get(result_key) or []:
-            yield item
+        yield from page.get(result_key) or []
         token = page.get("NextToken")
         if not token:
             return

@@ -91,7 +91,7 @@ def _worker_main(factory, group, work, workers, conn):
             conn.send(record)
         conn.send(getattr(factory, "assume_calls", 0))
     except Exception:  # pylint: disable=broad-except
-        sys.exit(1)
+        raise SystemExit(1) from None
     finally:
         conn.close()
 
