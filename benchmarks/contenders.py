@@ -2,6 +2,8 @@
 
 - ``ours``: the code path of ``orgops.ssm_automation.automation_execution_info`` (plugins/module_utils/_harvest/),
   called directly with the module's defaults, exactly as the module calls it (same factory, same writer).
+- ``awsrun``: the same harvest with awsrun (PyPI ``awsrun``), the multi-account runner a user would pick instead of
+  us, written as its documentation shows, with 64 workers (ours' concurrency).
 - ``baseline``: what a user writes instead, the obvious way: a plain sequential boto3 loop. Get the parent (and its
   step executions, paginated when truncated); for each account assume the reader role once; for each of its regions
   list the member execution's children (DescribeAutomationExecutions filtered by ParentExecutionId, paginated) and
@@ -120,12 +122,11 @@ def ours(spec: dict) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def baseline(spec: dict) -> dict:
-    import boto3
-
+def _parent_locations(session, spec: dict) -> tuple[str, dict, int]:
+    """The parent execution's location steps, as the obvious loop reads them: GetAutomationExecution, its step
+    executions paginated when truncated. Returns the target parameter, ``{account: [(region, step), ...]}`` and the
+    retries seen."""
     retries = 0
-    t0 = time.monotonic()
-    session = boto3.session.Session(region_name=spec["region"])
     ssm = session.client("ssm")
     response = ssm.get_automation_execution(AutomationExecutionId=spec["parent_id"])
     retries += _retry_attempts(response)
@@ -145,6 +146,46 @@ def baseline(spec: dict) -> dict:
         for account in target.get("Accounts") or []:
             for region in target.get("Regions") or [spec["region"]]:
                 by_account.setdefault(account, []).append((region, step))
+    return parameter, by_account, retries
+
+
+def _location_record(account: str, region: str, step: dict) -> tuple[dict, str | None]:
+    member_id = ((step.get("Outputs") or {}).get("ExecutionId") or [None])[0]
+    record = {
+        "type": "location",
+        "account": account,
+        "region": region,
+        "status": step.get("StepStatus"),
+        "member_execution_id": member_id,
+        "instances": [],
+    }
+    return record, member_id
+
+
+def _instance_record(execution: dict, parameter: str) -> dict:
+    return {
+        "instance_id": ((execution.get("Parameters") or {}).get(parameter) or [None])[0],
+        "execution_id": execution["AutomationExecutionId"],
+        "status": execution.get("AutomationExecutionStatus"),
+        "steps": [
+            {
+                "step_name": s.get("StepName"),
+                "status": s.get("StepStatus"),
+                "outputs": s.get("Outputs") or {},
+                "failure_message": s.get("FailureMessage"),
+            }
+            for s in execution.get("StepExecutions") or []
+        ],
+    }
+
+
+def baseline(spec: dict) -> dict:
+    import boto3
+
+    cpu0 = cpu_seconds()
+    t0 = time.monotonic()
+    session = boto3.session.Session(region_name=spec["region"])
+    parameter, by_account, retries = _parent_locations(session, spec)
 
     sts = session.client("sts")
     locations = instances = errors = 0
@@ -162,15 +203,7 @@ def baseline(spec: dict) -> dict:
                 error = repr(exc)
             for region, step in account_locations:
                 locations += 1
-                member_id = ((step.get("Outputs") or {}).get("ExecutionId") or [None])[0]
-                record = {
-                    "type": "location",
-                    "account": account,
-                    "region": region,
-                    "status": step.get("StepStatus"),
-                    "member_execution_id": member_id,
-                    "instances": [],
-                }
+                record, member_id = _location_record(account, region, step)
                 if error or not member_id:
                     record["read_error"] = error or "no member execution"
                     errors += 1
@@ -193,22 +226,7 @@ def baseline(spec: dict) -> dict:
                             )
                             retries += _retry_attempts(response)
                             execution = response["AutomationExecution"]
-                            record["instances"].append(
-                                {
-                                    "instance_id": ((execution.get("Parameters") or {}).get(parameter) or [None])[0],
-                                    "execution_id": execution["AutomationExecutionId"],
-                                    "status": execution.get("AutomationExecutionStatus"),
-                                    "steps": [
-                                        {
-                                            "step_name": s.get("StepName"),
-                                            "status": s.get("StepStatus"),
-                                            "outputs": s.get("Outputs") or {},
-                                            "failure_message": s.get("FailureMessage"),
-                                        }
-                                        for s in execution.get("StepExecutions") or []
-                                    ],
-                                }
-                            )
+                            record["instances"].append(_instance_record(execution, parameter))
                             instances += 1
                 except Exception as exc:  # noqa: BLE001 - recorded on the location
                     record["read_error"] = repr(exc)
@@ -222,6 +240,98 @@ def baseline(spec: dict) -> dict:
         "locations": locations,
         "read_errors": errors,
         "vm_hwm_mb": vm_hwm_mb(),
+        "harvest_cpu_s": cpu_seconds() - cpu0,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# awsrun: the tool a user would pick instead of us (https://github.com/fmr-llc/awsrun), as its documentation shows
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def awsrun(spec: dict) -> dict:
+    """The same harvest written with awsrun's library, the way its documentation shows (``awsrun.runner`` and
+    ``awsrun.session.aws`` module docs): a ``RegionalCommand`` whose ``regional_execute`` reads one account and
+    region with the boto3 session awsrun hands it, results collected in ``regional_collect_results`` (awsrun calls it
+    sequentially in the main thread), an ``AccountRunner`` over the accounts with ``max_workers`` set to ours'
+    concurrency (64), and cross-account credentials through ``CredsViaCrossAccount`` hopping off the management
+    account, whose own credentials come from ``CredsViaProfile`` (no profile named after the account: boto3's default
+    chain, here the environment). The parent's location steps are read first, as the baseline reads them."""
+    import threading
+
+    import boto3
+    from awsrun.runner import AccountRunner, RegionalCommand
+    from awsrun.session.aws import CredsViaCrossAccount, CredsViaProfile
+
+    cpu0 = cpu_seconds()
+    t0 = time.monotonic()
+    session = boto3.session.Session(region_name=spec["region"])
+    parameter, by_account, parent_retries = _parent_locations(session, spec)
+    steps = {(account, region): step for account, locs in by_account.items() for region, step in locs}
+    regions = sorted({region for _account, region in steps})
+
+    class HarvestCommand(RegionalCommand):
+        def __init__(self, regions, out):
+            super().__init__(regions)
+            self.out = out
+            self.locations = self.instances = self.errors = 0
+            self.retries = 0
+            self.lock = threading.Lock()  # only for the retry counter; collect_results runs in the main thread
+
+        def regional_execute(self, session, acct, region):
+            step = steps.get((acct, region))
+            if step is None:  # an account not targeted in this region
+                return None
+            record, member_id = _location_record(acct, region, step)
+            if not member_id:
+                record["read_error"] = "no member execution"
+                return record
+            retries = 0
+            ssm = session.client("ssm", region_name=region)
+            pages = ssm.get_paginator("describe_automation_executions")
+            for page in pages.paginate(Filters=[{"Key": "ParentExecutionId", "Values": [member_id]}]):
+                retries += _retry_attempts(page)
+                for meta in page["AutomationExecutionMetadataList"]:
+                    response = ssm.get_automation_execution(AutomationExecutionId=meta["AutomationExecutionId"])
+                    retries += _retry_attempts(response)
+                    record["instances"].append(_instance_record(response["AutomationExecution"], parameter))
+            with self.lock:
+                self.retries += retries
+            return record
+
+        def regional_collect_results(self, acct, region, get_result):
+            try:
+                record = get_result()
+            except Exception as exc:  # noqa: BLE001 - recorded on the location, as the baseline does
+                step = steps.get((acct, region))
+                if step is None:
+                    return
+                record, _member = _location_record(acct, region, step)
+                record["read_error"] = repr(exc)
+            if record is None:
+                return
+            self.locations += 1
+            self.instances += len(record["instances"])
+            self.errors += 1 if record.get("read_error") else 0
+            self.out.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+
+    session_provider = CredsViaCrossAccount(
+        base_auth=CredsViaProfile(), base_acct=spec["management_account"], role=spec["reader_role"]
+    )
+    runner = AccountRunner(session_provider, max_workers=spec["workers"])
+    with open(spec["records"], "w", encoding="utf-8") as out:
+        command = HarvestCommand(regions, out)
+        runner.run(command, list(by_account))
+    wall = time.monotonic() - t0
+    return {
+        "wall_s": wall,
+        "retries": parent_retries + command.retries,
+        "instances": command.instances,
+        "locations": command.locations,
+        "read_errors": command.errors,
+        "vm_hwm_mb": vm_hwm_mb(),
+        "harvest_cpu_s": cpu_seconds() - cpu0,
+        "workers": spec["workers"],
     }
 
 
@@ -306,7 +416,7 @@ def probe(spec: dict) -> dict:
     return {"wall_s": sum(level["wall_s"] for level in levels), "levels": levels, "vm_hwm_mb": vm_hwm_mb()}
 
 
-KINDS = {"ours": ours, "baseline": baseline, "probe": probe}
+KINDS = {"ours": ours, "baseline": baseline, "awsrun": awsrun, "probe": probe}
 
 
 def main(argv: list[str]) -> int:

@@ -99,6 +99,9 @@ class Params:
     probe: bool = True
     also_concurrency: list = field(default_factory=list)
     also_processes: list = field(default_factory=list)
+    awsrun: bool = True
+    ansible_nodest: bool = True
+    repeat: int = 1
 
     @property
     def locations(self) -> int:
@@ -421,10 +424,21 @@ def contender_env(handle, extra: dict | None = None) -> dict:
     return env
 
 
-def ansible_playbook(workdir: Path, parent_id: str, region: str, p: Params, records: Path) -> tuple[list, dict]:
-    """The command and extra env running automation_execution_info as one Ansible task, as users run it."""
+def ansible_playbook(
+    workdir: Path, parent_id: str, region: str, p: Params, records: Path, dest: bool = True, name: str = "ansible"
+) -> tuple[list, dict]:
+    """The command and extra env running automation_execution_info as one Ansible task, as users run it.
+
+    ``dest=True`` (the ``ansible`` row): the task as the ``run_automation`` role runs it
+    (roles/run_automation/tasks/report.yml): the reader role, ``full_output``, ``concurrency`` and ``dest`` (the
+    run's results.jsonl, streamed as locations arrive), with the role's defaults; the module result is the summary.
+    ``dest=False`` (the ``ansible-nodest`` row): the records come back as the module result, registered, and a
+    separate ``Dump`` task writes them for the identity check (timed separately)."""
     task: dict = {"automation_execution_id": parent_id, "region": region}
-    if p.concurrency != MODULE_DEFAULTS["concurrency"]:
+    if dest:
+        # The role's arguments, with its defaults (roles/run_automation/defaults/main.yml).
+        task.update({"reader_role_name": READER_ROLE, "full_output": False, "concurrency": p.concurrency})
+    elif p.concurrency != MODULE_DEFAULTS["concurrency"]:
         task["concurrency"] = p.concurrency
     if p.rate != MODULE_DEFAULTS["rate"]:
         task["rate"] = p.rate
@@ -433,7 +447,7 @@ def ansible_playbook(workdir: Path, parent_id: str, region: str, p: Params, reco
     if p.processes != MODULE_DEFAULTS["processes"]:
         task["processes"] = p.processes
     tasks = []
-    if p.stream:
+    if dest:
         task["dest"] = str(records)
         tasks.append(
             {"name": "Harvest", "orgops.ssm_automation.automation_execution_info": task, "register": "harvest"}
@@ -464,9 +478,9 @@ def ansible_playbook(workdir: Path, parent_id: str, region: str, p: Params, reco
         }
     )
     play = [{"name": "Gather benchmark", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
-    playbook = workdir / "harvest.yml"
+    playbook = workdir / f"{name}.yml"
     playbook.write_text(yaml.safe_dump(play, sort_keys=False, width=200))
-    timing = workdir / "ansible-timing.json"
+    timing = workdir / f"{name}-timing.json"
     env = {
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
         "ANSIBLE_CALLBACKS_ENABLED": "bench_timing",
@@ -541,8 +555,8 @@ def run_contender(
     }
     spec.update(spec_extra or {})
     extra_env = {}
-    if kind == "ansible":
-        cmd, extra_env = ansible_playbook(workdir, parent_id, region, p, records)
+    if kind in ("ansible", "ansible-nodest"):
+        cmd, extra_env = ansible_playbook(workdir, parent_id, region, p, records, dest=kind == "ansible", name=name)
     else:
         spec_path = workdir / f"{name}.spec.json"
         spec_path.write_text(json.dumps(spec))
@@ -574,8 +588,8 @@ def run_contender(
     run.sandbox_cpu_s = cpu1 - cpu0
     if proc.returncode != 0:
         run.error = (Path(err).read_text()[-3000:] + Path(out).read_text()[-3000:]).strip()
-    if kind == "ansible":
-        timing_file = workdir / "ansible-timing.json"
+    if kind in ("ansible", "ansible-nodest"):
+        timing_file = workdir / f"{name}-timing.json"
         timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
         harvest = timing.get("Harvest") or {}
         run.wall_s = harvest.get("duration", 0.0)

@@ -33,6 +33,17 @@ def bench(tmp_path_factory):
         faults = harness.fault_rules(p.latency_ms, p.tps)
         runs = {
             "baseline": harness.run_contender("baseline", handle, workdir, pid, region, p, faults=faults),
+            # The contender a user would pick instead of us (awsrun, 64 workers), written as its documentation shows.
+            "awsrun": harness.run_contender(
+                "awsrun",
+                handle,
+                workdir,
+                pid,
+                region,
+                p,
+                faults=faults,
+                spec_extra={"management_account": world["management_account"]["id"], "workers": 64},
+            ),
             "ours": harness.run_contender("ours", handle, workdir, pid, region, p, faults=faults),
             # 20% random throttling on top of the TPS bucket, so that throttles certainly happen at this size.
             "throttled": harness.run_contender(
@@ -64,7 +75,7 @@ def test_setup_ran_everywhere(bench):
     assert counters["SuccessSteps"] == LOCATIONS
 
 
-@pytest.mark.parametrize("name", ["baseline", "ours", "throttled", "streamed", "forked"])
+@pytest.mark.parametrize("name", ["baseline", "awsrun", "ours", "throttled", "streamed", "forked"])
 def test_every_contender_is_complete(bench, name):
     run = bench["runs"][name]
     assert run.rc == 0, run.error
@@ -75,7 +86,7 @@ def test_every_contender_is_complete(bench, name):
     assert run.detail["duplicate_records"] == 0
 
 
-@pytest.mark.parametrize("name", ["ours", "throttled", "streamed", "forked"])
+@pytest.mark.parametrize("name", ["awsrun", "ours", "throttled", "streamed", "forked"])
 def test_ours_identical_to_the_baseline(bench, name):
     run = bench["runs"][name]
     assert (run.lost, run.extra) == (0, 0)
@@ -117,8 +128,11 @@ def test_ours_makes_no_redundant_calls(bench, name):
     }
 
 
-def test_baseline_makes_the_obvious_calls(bench):
-    run = bench["runs"]["baseline"]
+@pytest.mark.parametrize("name", ["baseline", "awsrun"])
+def test_baseline_makes_the_obvious_calls(bench, name):
+    """The baseline and awsrun read the same way: the parent once, one AssumeRole per account (awsrun's
+    CredsViaCrossAccount caches the account's credentials), one Describe page and one Get per instance execution."""
+    run = bench["runs"][name]
     calls = run.calls_by_action
     assert calls["GetAutomationExecution"] == EXECUTIONS + 1
     assert calls["DescribeAutomationExecutions"] == LOCATIONS
