@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import time
 
 try:
@@ -37,15 +36,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     compare_aws_tags,
 )
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import runbook, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws, runbook, validation
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 # SSM API reference: DocumentName, DocumentVersionName, TargetType; CreateDocument's reserved name prefixes.
-NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
-ARN_OR_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.:/]{3,128}$")
-VERSION_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
-TARGET_TYPE_RE = re.compile(r"^\/[\w\.\-\:\/]*$")
-DOCUMENT_VERSION_RE = re.compile(r"^([$]LATEST|[$]DEFAULT|[1-9][0-9]*)$")
+NAME_RE = validation.DOCUMENT_NAME_RE
+ARN_OR_NAME_RE = validation.DOCUMENT_ARN_OR_NAME_RE
+VERSION_NAME_RE = validation.DOCUMENT_VERSION_NAME_RE
+TARGET_TYPE_RE = validation.TARGET_TYPE_RE
+DOCUMENT_VERSION_RE = validation.DOCUMENT_VERSION_RE
 # CreateDocument: "You can't use the following strings as document name prefixes: aws, amazon, amzn, AWSEC2,
 # AWSConfigRemediation, AWSSupport". Compared case-insensitively, which also covers AWS-.
 RESERVED_PREFIXES = ("aws", "amazon", "amzn")
@@ -169,10 +168,6 @@ def upload_text(doc, text, text_format, document_format):
 # --------------------------------------------------------------------------------------------------
 # API access
 # --------------------------------------------------------------------------------------------------
-
-
-def _iso(value):
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 class DocumentAPI:
@@ -326,7 +321,7 @@ def document_result(desc, doc, version=None, tags=None, shared=None):
         "version_name": desc.get("VersionName"),
         "target_type": desc.get("TargetType"),
         "owner": desc.get("Owner"),
-        "created_date": _iso(desc.get("CreatedDate")),
+        "created_date": _aws.iso(desc.get("CreatedDate")),
         "hash": desc.get("Hash"),
         "hash_type": desc.get("HashType"),
     }
@@ -632,7 +627,7 @@ def document_info(
             {
                 "document_version": v.get("DocumentVersion"),
                 "version_name": v.get("VersionName"),
-                "created_date": _iso(v.get("CreatedDate")),
+                "created_date": _aws.iso(v.get("CreatedDate")),
                 "is_default_version": v.get("IsDefaultVersion", False),
                 "document_format": v.get("DocumentFormat"),
                 "status": v.get("Status"),
@@ -658,7 +653,7 @@ def list_documents(api, owner="Self", document_type=None):
                 "schema_version": ident.get("SchemaVersion"),
                 "target_type": ident.get("TargetType"),
                 "version_name": ident.get("VersionName"),
-                "created_date": _iso(ident.get("CreatedDate")),
+                "created_date": _aws.iso(ident.get("CreatedDate")),
                 "tags": boto3_tag_list_to_ansible_dict(ident.get("Tags", [])),
             }
         )

@@ -4,40 +4,18 @@
 """AWS Organizations: the organization, its OU tree, and the accounts a list of targets stands for.
 
 Pure Python over a boto3 ``organizations`` client (plain, or amazon.aws's retrying wrapper, whose retries are
-then used). Every list call is paginated by hand so that each page gets the client's retries.
+then used). Every list call goes through ``_aws.paginate``, so that each page gets the client's retries.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws, validation
 
-
-def _is_retrying(client):
-    # amazon.aws's RetryingBotoClientWrapper only retries when a call passes aws_retry=True.
-    return hasattr(client, "retry") and hasattr(client, "client")
-
-
-def call(client, operation, **kwargs):
-    """Call ``client.<operation>(**kwargs)``, with amazon.aws's retries when the client has them."""
-    if _is_retrying(client):
-        kwargs["aws_retry"] = True
-    return getattr(client, operation)(**kwargs)
-
-
-def paginate(client, operation, result_key, **kwargs):
-    """Every item of ``result_key`` over all the pages of a NextToken-paginated call."""
-    items = []
-    token = None
-    while True:
-        if token:
-            kwargs["NextToken"] = token
-        page = call(client, operation, **kwargs)
-        items.extend(page.get(result_key) or [])
-        token = page.get("NextToken")
-        if not token:
-            return items
+# The shared call and pager, kept under their old names for the callers that import them from here.
+call = _aws.call
+paginate = _aws.paginate
 
 
 def describe_organization(client):

@@ -26,7 +26,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
 import time
 import uuid
 
@@ -55,11 +54,11 @@ TERMINAL_OPERATION_STATUSES = ("SUCCEEDED", "FAILED", "STOPPED")
 ACTIVE_OPERATION_STATUSES = ("RUNNING", "QUEUED", "STOPPING")
 NO_ECHO_MASK = "****"
 
-STACK_SET_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+STACK_SET_NAME_RE = validation.STACK_SET_NAME_RE
 STACK_SET_NAME_FORM = "1-128 characters, letters, digits and hyphens, starting with a letter"
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ROLE_ARN_RE = validation.ROLE_ARN_RE
 ROLE_ARN_FORM = "an IAM role ARN such as arn:aws:iam::123456789012:role/AWSCloudFormationStackSetAdministrationRole"
-TEMPLATE_URL_RE = re.compile(r"^https://\S+$")
+TEMPLATE_URL_RE = validation.TEMPLATE_URL_RE
 
 
 class StackSetError(Exception):

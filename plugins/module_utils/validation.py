@@ -23,6 +23,24 @@ MAX_CONCURRENCY_RE = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
 MAX_ERRORS_RE = re.compile(r"^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+# IAM role ARN (any partition); the path may hold slashes.
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# A UUID: SSM AutomationExecutionId, ClientToken (IdempotencyToken).
+UUID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
+# SSM: DocumentName, a document ARN, DocumentVersion, parameter names, tag keys (API reference).
+DOCUMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
+DOCUMENT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]*:\d{12}:document/[a-zA-Z0-9_\-.]{3,128}$")
+DOCUMENT_VERSION_RE = re.compile(r"^([$]LATEST|[$]DEFAULT|[1-9][0-9]*)$")
+DOCUMENT_ARN_OR_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.:/]{3,128}$")  # DocumentARN: a name or an ARN
+DOCUMENT_VERSION_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
+TARGET_TYPE_RE = re.compile(r"^\/[\w\.\-\:\/]*$")
+PARAMETER_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,50}$")
+TAG_KEY_RE = re.compile(r"^[\w\s.:/=+\-@]{1,128}$", re.UNICODE)
+# A runbook's assumeRole that names one of its parameters: '{{ AutomationAssumeRole }}'.
+ASSUME_ROLE_TEMPLATE_RE = re.compile(r"^\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}$")
+# CloudFormation: StackSetName (also a stack name), TemplateURL.
+STACK_SET_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+TEMPLATE_URL_RE = re.compile(r"^https://\S+$")
 
 ACCOUNT_FORM = "a 12-digit AWS account id, such as 123456789012"
 OU_FORM = "an OU id (ou-xxxx-xxxxxxxx, pattern ^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$) or a root id (r-xxxx)"
