@@ -8,7 +8,8 @@ Pure Python on boto3 clients; no Ansible. The ``automation_execution`` module is
 
 Shapes follow the SSM API reference (StartAutomationExecution, TargetLocation, AutomationExecution):
 a TargetLocation takes at most 50 ``Accounts`` and 50 ``Regions`` and at most 5,000 ``ExcludeAccounts``;
-a request takes at most 100 TargetLocations and 5 Targets.
+a request takes at most 100 TargetLocations and one Target (one tag key, with up to 50 values). The limits are
+read from botocore's ssm model.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,11 +18,10 @@ __metaclass__ = type
 
 import copy
 import json
-import re
 import time
 import uuid
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import organization, stack_set, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws, organization, stack_set, validation
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 DEFAULT_EXECUTION_ROLE = "AWS-SystemsManager-AutomationExecutionRole"
@@ -29,15 +29,26 @@ DEFAULT_ADMIN_ROLE = "AWS-SystemsManager-AutomationAdministrationRole"
 DEFAULT_EXECUTION_STACK_SET = "AWS-SystemsManager-AutomationExecutionRole"
 DEFAULT_MANAGEMENT_STACK = "AWS-SystemsManager-AutomationExecutionRole-org"
 
-MAX_ACCOUNTS_PER_LOCATION = 50
-MAX_REGIONS_PER_LOCATION = 50
-MAX_EXCLUDE_ACCOUNTS = 5000
-MAX_TARGET_LOCATIONS = 100
-MAX_TARGETS = 5
+# AWS's limits, read from botocore's ssm model (the documented value as the fallback for an older botocore).
+MAX_ACCOUNTS_PER_LOCATION = _aws.model_limit("ssm", "TargetLocation", "Accounts", default=50)
+MAX_REGIONS_PER_LOCATION = _aws.model_limit("ssm", "TargetLocation", "Regions", default=50)
+MAX_EXCLUDE_ACCOUNTS = _aws.model_limit("ssm", "TargetLocation", "ExcludeAccounts", default=5000)
+MAX_TARGET_LOCATIONS = _aws.model_limit("ssm", "StartAutomationExecutionRequest", "TargetLocations", default=100)
+# AutomationTargets: max 1. AWS answers "Only one resource group or tag can be specified at a time".
+MAX_TARGETS = _aws.model_limit("ssm", "StartAutomationExecutionRequest", "Targets", default=1)
+MAX_TARGET_KEY_LENGTH = _aws.model_limit("ssm", "Target", "Key", default=163)
+MAX_TARGET_VALUES = _aws.model_limit("ssm", "Target", "Values", default=50)
+MAX_PARAMETER_VALUES = _aws.model_limit("ssm", "AutomationParameterValueList", default=50)
+MAX_PARAMETER_VALUE_LENGTH = _aws.model_limit("ssm", "AutomationParameterValue", default=512)
+# The collection's TargetLocationMaxErrors / TargetLocationMaxConcurrency when none is given. AWS's own are 0 and 1
+# (botocore's ssm model, TargetLocation): one location error stops queueing the rest, and locations run one at a
+# time. AWS does not document what counts as a location error (a location that could not start, such as a role it
+# cannot assume, or also one whose execution ends Failed); with 100% no reading stops queueing, so every location
+# runs and reports its own outcome, and the pass/fail policy judges the run. 10 locations at once stays well below
+# the 100 concurrently running automations per account (Systems Manager service quotas).
+DEFAULT_LOCATION_MAX_ERRORS = "100%"
+DEFAULT_LOCATION_MAX_CONCURRENCY = "10"
 MAX_TAGS = 5  # "You can specify a maximum of five tags for an automation" (API reference, StartAutomationExecution)
-MAX_TARGET_VALUES = 50
-MAX_PARAMETER_VALUES = 50
-MAX_PARAMETER_VALUE_LENGTH = 512
 
 # AutomationExecutionStatus values (API reference) after which nothing changes any more.
 TERMINAL_STATUSES = frozenset(
@@ -55,15 +66,16 @@ TERMINAL_STATUSES = frozenset(
 )
 SUCCESS_STATUSES = frozenset(["Success", "CompletedWithSuccess"])
 
-DOCUMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
-DOCUMENT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]*:\d{12}:document/[a-zA-Z0-9_\-.]{3,128}$")
-DOCUMENT_VERSION_RE = re.compile(r"^([$]LATEST|[$]DEFAULT|[1-9][0-9]*)$")
-CLIENT_TOKEN_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
-EXECUTION_ID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
-PARAMETER_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-:]{1,50}$")
-TAG_KEY_RE = re.compile(r"^[\w\s.:/=+\-@]{1,128}$", re.UNICODE)
-ASSUME_ROLE_TEMPLATE_RE = re.compile(r"^\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}$")
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# Every pattern lives in validation.py; these names are kept for the callers that import them from here.
+DOCUMENT_NAME_RE = validation.DOCUMENT_NAME_RE
+DOCUMENT_ARN_RE = validation.DOCUMENT_ARN_RE
+DOCUMENT_VERSION_RE = validation.DOCUMENT_VERSION_RE
+CLIENT_TOKEN_RE = validation.UUID_RE
+EXECUTION_ID_RE = validation.UUID_RE
+PARAMETER_NAME_RE = validation.PARAMETER_NAME_RE
+TAG_KEY_RE = validation.TAG_KEY_RE
+ASSUME_ROLE_TEMPLATE_RE = validation.ASSUME_ROLE_TEMPLATE_RE
+ROLE_ARN_RE = validation.ROLE_ARN_RE
 
 # A fixed namespace: the same idempotency key and request always give the same ClientToken.
 TOKEN_NAMESPACE = uuid.UUID("5b0c6f4e-3a4b-5d7e-9f10-6f7267f70001")
@@ -159,13 +171,27 @@ def build_targets(targets, field="targets"):
             values = item.get("values")
             values = values if isinstance(values, list) else [values]
             out.append({"Key": str(item["key"]), "Values": [_scalar(v, where + ".values") for v in values]})
+    if len(out) > MAX_TARGETS:
+        style = "tags" if tags else "key_values"
+        raise InvalidInput(
+            "%s.%s" % (field, style),
+            "has %d keys (%s); StartAutomationExecution accepts %s (AutomationTargets max %d in botocore's ssm model: "
+            "'Only one resource group or tag can be specified at a time'). Give one tag key, with one or more values"
+            % (
+                len(out),
+                ", ".join(t["Key"] for t in out),
+                "one target key" if MAX_TARGETS == 1 else "at most %d target keys" % MAX_TARGETS,
+                MAX_TARGETS,
+            ),
+        )
     for i, target in enumerate(out):
-        if len(target["Key"]) > 163:
-            raise InvalidInput("%s[%d]" % (field, i), "target key %r is longer than 163 characters" % target["Key"])
+        if len(target["Key"]) > MAX_TARGET_KEY_LENGTH:
+            raise InvalidInput(
+                "%s[%d]" % (field, i),
+                "target key %r is longer than %d characters" % (target["Key"], MAX_TARGET_KEY_LENGTH),
+            )
         if len(target["Values"]) > MAX_TARGET_VALUES:
             raise InvalidInput("%s[%d]" % (field, i), "at most %d values per target key" % MAX_TARGET_VALUES)
-    if len(out) > MAX_TARGETS:
-        raise InvalidInput(field, "at most %d target keys (AWS limit); got %d" % (MAX_TARGETS, len(out)))
     return out
 
 
@@ -259,8 +285,8 @@ def check_location(location, index, regions=None):
         else bool(location.get("include_child_ous")),
         "exclude_accounts": _dedupe([str(e) for e in exclude]),
         "execution_role_name": role,
-        "max_concurrency": None,
-        "max_errors": None,
+        "max_concurrency": DEFAULT_LOCATION_MAX_CONCURRENCY,
+        "max_errors": DEFAULT_LOCATION_MAX_ERRORS,
     }
     if location.get("max_concurrency") not in (None, ""):
         out["max_concurrency"] = validation.max_concurrency(location["max_concurrency"], field + ".max_concurrency")
@@ -529,7 +555,7 @@ def fetch_runbook(ssm, name, version=None):
     kwargs = {"Name": name}
     if version:
         kwargs["DocumentVersion"] = version
-    response = organization.call(ssm, "get_document", **kwargs)
+    response = _aws.call(ssm, "get_document", **kwargs)
     return response.get("Content") or "", response.get("DocumentFormat") or "JSON", response.get("DocumentVersion")
 
 
@@ -541,7 +567,7 @@ def fetch_runbook(ssm, name, version=None):
 def stack_exists(cfn, name):
     """True when the plain stack ``name`` exists in a usable state (CloudFormation DescribeStacks)."""
     try:
-        stacks = organization.call(cfn, "describe_stacks", StackName=name).get("Stacks") or []
+        stacks = _aws.call(cfn, "describe_stacks", StackName=name).get("Stacks") or []
     except Exception as e:  # pylint: disable=broad-except
         code = getattr(e, "response", {}).get("Error", {}).get("Code")
         message = getattr(e, "response", {}).get("Error", {}).get("Message", "")
@@ -696,7 +722,7 @@ def preflight(
 
 def find_by_token(ssm, token):
     """The execution previously started with ``token`` (found by its tag), or None. Read-only."""
-    items = organization.paginate(
+    items = _aws.paginate(
         ssm,
         "describe_automation_executions",
         "AutomationExecutionMetadataList",
@@ -712,7 +738,7 @@ def find_by_token(ssm, token):
 
 def start(ssm, request):
     """StartAutomationExecution; returns the execution id."""
-    return organization.call(ssm, "start_automation_execution", **request)["AutomationExecutionId"]
+    return _aws.call(ssm, "start_automation_execution", **request)["AutomationExecutionId"]
 
 
 def with_token_tag(request, token):
@@ -725,11 +751,11 @@ def with_token_tag(request, token):
 
 
 def get_execution(ssm, execution_id):
-    return organization.call(ssm, "get_automation_execution", AutomationExecutionId=execution_id)["AutomationExecution"]
+    return _aws.call(ssm, "get_automation_execution", AutomationExecutionId=execution_id)["AutomationExecution"]
 
 
 def stop(ssm, execution_id):
-    organization.call(ssm, "stop_automation_execution", AutomationExecutionId=execution_id, Type="Cancel")
+    _aws.call(ssm, "stop_automation_execution", AutomationExecutionId=execution_id, Type="Cancel")
 
 
 def wait(ssm, execution_id, timeout, poll_interval, on_poll=None, clock=time.monotonic, sleep=time.sleep):
@@ -771,8 +797,8 @@ def summarize_execution(execution):
         "status": execution.get("AutomationExecutionStatus"),
         "document_name": execution.get("DocumentName"),
         "document_version": execution.get("DocumentVersion"),
-        "start_time": _iso(execution.get("ExecutionStartTime")),
-        "end_time": _iso(execution.get("ExecutionEndTime")),
+        "start_time": _aws.iso(execution.get("ExecutionStartTime")),
+        "end_time": _aws.iso(execution.get("ExecutionEndTime")),
         "failure_message": execution.get("FailureMessage"),
         "location_progress": {
             "total": counters.get("TotalSteps", 0),
@@ -783,14 +809,6 @@ def summarize_execution(execution):
         },
         "location_steps": locations,
     }
-
-
-def _iso(value):
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -91,7 +91,9 @@ options:
     suboptions:
       tags:
         description:
-          - Instances carrying every one of these tags, key to value (or list of values); sent as C(tag:KEY).
+          - Instances carrying this tag, key to value (or list of values, any of which matches); sent as C(tag:KEY).
+          - One key only; AWS accepts one target per execution (C(AutomationTargets) max 1 in botocore's ssm model,
+            "Only one resource group or tag can be specified at a time"). More keys are refused before any AWS call.
         type: dict
       all_instances:
         description:
@@ -99,7 +101,7 @@ options:
         type: bool
       key_values:
         description:
-          - Raw C(Targets) entries, as in the API.
+          - Raw C(Targets) entries, as in the API. One entry only (AWS's limit, as for I(targets.tags)).
         type: list
         elements: dict
         suboptions:
@@ -149,11 +151,18 @@ options:
         default: AWS-SystemsManager-AutomationExecutionRole
       max_concurrency:
         description:
-          - C(TargetLocationMaxConcurrency), a number or a percentage.
+          - C(TargetLocationMaxConcurrency), how many account-regions run at once, a number or a percentage.
+          - Always sent. Omitted sends C(10); AWS's own default (when the field is absent) is C(1), one location at
+            a time.
         type: str
       max_errors:
         description:
-          - C(TargetLocationMaxErrors), a number or a percentage.
+          - C(TargetLocationMaxErrors), how many failed account-regions stop AWS from queueing the others, a number
+            or a percentage.
+          - Always sent. Omitted sends C(100%), so that every location runs and reports its own outcome whatever AWS
+            counts as a location error (AWS does not document whether a location whose execution ends C(Failed)
+            counts, or only one that could not start); the pass/fail policy then judges the run. AWS's own default
+            is C(0), which stops queueing after the first error and leaves the other locations never started.
         type: str
   max_concurrency:
     description:

@@ -431,13 +431,9 @@ def test_5xx_on_2_percent_of_calls(box, tmp_path):
 
 def test_two_accounts_missing_the_execution_role_with_preflight_off(box, tmp_path):
     scenario(box, small_world("no-exec-role", automation_roles={"missing_execution_role": [C, D]}))
-    # every location is tried (TargetLocationMaxErrors 100%), so that each reports its own outcome
-    role_vars = run_vars(
-        tmp_path / "reports",
-        run_automation_preflight=False,
-        run_automation_location_max_errors="100%",
-        run_automation_location_max_concurrency="2",
-    )
+    # with the collection's defaults (TargetLocationMaxErrors 100%) every location is tried, so that each reports
+    # its own outcome
+    role_vars = run_vars(tmp_path / "reports", run_automation_preflight=False)
     outcome = play(box, tmp_path, role_vars)
     locations, instances = targeted(box)
     broken = {(a, r) for a, r in locations if a in (C, D)}
@@ -455,10 +451,11 @@ def test_two_accounts_missing_the_execution_role_with_preflight_off(box, tmp_pat
 
 
 def test_a_failed_location_stops_the_others_by_default_and_they_are_reported_never_started(box, tmp_path):
-    """AWS's TargetLocationMaxErrors defaults to 0 (and TargetLocationMaxConcurrency to 1): after the first location
-    fails, no other one is started. Those locations are listed as never started, and count as failures."""
+    """With AWS's defaults, TargetLocationMaxErrors 0 and TargetLocationMaxConcurrency 1 (sent explicitly: the
+    collection's defaults are 100% and 10): after the first location fails, no other one is started. Those locations are listed as never started, and count as failures."""
     scenario(box, small_world("no-exec-role-default", automation_roles={"missing_execution_role": [C, D]}))
-    outcome = play(box, tmp_path, run_vars(tmp_path / "reports", run_automation_preflight=False))
+    aws_defaults = {"run_automation_location_max_errors": "0", "run_automation_location_max_concurrency": "1"}
+    outcome = play(box, tmp_path, run_vars(tmp_path / "reports", run_automation_preflight=False, **aws_defaults))
     locations, instances = targeted(box)
     assert outcome.execution["status"] == "Failed", outcome.execution
     not_run = {

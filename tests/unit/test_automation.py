@@ -5,7 +5,9 @@ import datetime
 from pathlib import Path
 
 import boto3
+import botocore.session
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, organization, runbook
@@ -37,9 +39,8 @@ def options(**overrides):
 
 
 def test_tags_shorthand_becomes_tag_keys():
-    assert automation.build_targets({"tags": {"ssm-automation": "true", "Env": ["prod", "stage"]}}) == [
+    assert automation.build_targets({"tags": {"Env": ["prod", "stage"]}}) == [
         {"Key": "tag:Env", "Values": ["prod", "stage"]},
-        {"Key": "tag:ssm-automation", "Values": ["true"]},
     ]
 
 
@@ -70,9 +71,30 @@ def test_at_most_five_tags_and_four_with_an_idempotency_key():
         automation.build_request(options(tags=five, idempotency_key="job"), regions=REGIONS)
 
 
-def test_too_many_target_keys():
-    with pytest.raises(InvalidInput, match="at most 5 target keys"):
-        automation.build_targets({"tags": {"k%d" % i: "v" for i in range(6)}})
+def test_the_one_target_key_limit_is_botocores():
+    # botocore's ssm model: StartAutomationExecution's Targets is AutomationTargets, max 1.
+    model = botocore.session.get_session().get_service_model("ssm")
+    limit = model.operation_model("StartAutomationExecution").input_shape.members["Targets"].metadata["max"]
+    assert automation.MAX_TARGETS == limit == 1
+
+
+@pytest.mark.parametrize(
+    "targets, field",
+    [
+        ({"tags": {"ssm-automation": "true", "Env": ["prod", "stage"]}}, "targets.tags"),
+        ({"key_values": [{"key": "tag:A", "values": ["1"]}, {"key": "tag:B", "values": ["2"]}]}, "targets.key_values"),
+    ],
+)
+def test_two_target_keys_are_refused_naming_the_field_and_the_one_key_limit(targets, field):
+    with pytest.raises(InvalidInput) as e:
+        automation.build_targets(targets)
+    assert e.value.field == field
+    assert "has 2 keys" in e.value.message
+    assert "accepts one target key" in e.value.message
+    # before any AWS call: build_request is what the module runs before it creates a client
+    with pytest.raises(InvalidInput) as e:
+        automation.build_request(options(targets=targets), regions=REGIONS)
+    assert e.value.field == field
 
 
 # --- parameters ------------------------------------------------------------------------------------------
@@ -151,6 +173,24 @@ def test_no_split_under_limits():
     )
     assert len(built["request"]["TargetLocations"]) == 1
     assert built["split"] == []
+
+
+def test_location_rate_control_is_always_sent_with_documented_defaults():
+    # AWS's defaults when absent are 0 and 1 (botocore's ssm model, TargetLocation): one location error would stop
+    # queueing every other location. The collection sends its own, explicitly.
+    request = automation.build_request(options(), regions=REGIONS)["request"]
+    for location in request["TargetLocations"]:
+        assert location["TargetLocationMaxErrors"] == automation.DEFAULT_LOCATION_MAX_ERRORS == "100%"
+        assert location["TargetLocationMaxConcurrency"] == automation.DEFAULT_LOCATION_MAX_CONCURRENCY == "10"
+    given = [{"accounts": ["ou-o2pk-abcdefgh"], "regions": ["eu-west-1"], "max_errors": "0", "max_concurrency": "1"}]
+    location = automation.build_request(options(target_locations=given), regions=REGIONS)["request"]["TargetLocations"]
+    assert (location[0]["TargetLocationMaxErrors"], location[0]["TargetLocationMaxConcurrency"]) == ("0", "1")
+
+
+def test_the_role_defaults_are_the_modules():
+    defaults = yaml.safe_load((REPO / "roles" / "run_automation" / "defaults" / "main.yml").read_text())
+    assert defaults["run_automation_location_max_errors"] == automation.DEFAULT_LOCATION_MAX_ERRORS
+    assert defaults["run_automation_location_max_concurrency"] == automation.DEFAULT_LOCATION_MAX_CONCURRENCY
 
 
 def test_more_than_50_accounts_are_split_and_reported():
@@ -233,6 +273,9 @@ def test_request_shape_is_the_seeds():
             "Regions": ["ap-northeast-1"],
             "IncludeChildOrganizationUnits": True,
             "ExecutionRoleName": "AWS-SystemsManager-AutomationExecutionRole",
+            # not in the seed's request (AWS's defaults 1 and 0 then apply): the collection sends its own
+            "TargetLocationMaxConcurrency": "10",
+            "TargetLocationMaxErrors": "100%",
         }
     ]
     assert req["MaxConcurrency"] == "10"
