@@ -389,6 +389,17 @@ _WINDOWS = [
         "${hostname}   Update           KB5044023     NT AUTHORITY\\SYSTEM  2024/11/12 0:00:00\r\n\r\n",
         delay=1.5,
     ),
+    # The Windows Update Agent's search for pending updates (IUpdateSearcher.Search "IsInstalled=0", Microsoft
+    # Learn: Searching, downloading and installing updates), as the check-os runbook runs it: the titles, then its
+    # counts. Two illustrative pending updates, one in the Security Updates category.
+    _c(
+        r"\(New-Object -ComObject Microsoft\.Update\.Session\)\.CreateUpdateSearcher\(\)\.Search\("
+        r"'IsInstalled=0( and IsHidden=0)?'\)\.Updates \| .*",
+        "2024-12 x64 ベース システム用 Microsoft server operating system バージョン 21H2 の累積更新プログラム (KB5048654)\r\n"
+        "Windows Malicious Software Removal Tool x64 - v5.130 (KB890830)\r\n"
+        "PendingUpdates: 2\r\nSecurityUpdates: 1\r\n",
+        delay=8.0,
+    ),
     _c(
         r"\(Get-CimInstance Win32_OperatingSystem\)\.Caption", "Microsoft Windows Server 2022 Datacenter\r\n", delay=0.8
     ),

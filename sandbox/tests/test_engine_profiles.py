@@ -60,6 +60,7 @@ SAMPLES = [
     "w32tm /query /source",
     "Get-HotFix",
     "(Get-CimInstance Win32_OperatingSystem).Caption",
+    "(New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher().Search('IsInstalled=0').Updates | % Title",
 ]
 SHELL_UTILITIES = {"cat"}  # the emulated shell's own utilities (cat FILE goes to the profile for the file)
 

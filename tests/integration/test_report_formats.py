@@ -34,6 +34,19 @@ CHECKS = {
 }
 
 
+def without_facts(locations):
+    """The harvested records as they were: the report adds facts (and compliance) to each instance."""
+    out = []
+    for loc in locations:
+        loc = dict(loc)
+        if loc.get("instances"):
+            loc["instances"] = [
+                {k: v for k, v in inst.items() if k not in ("facts", "compliance")} for inst in loc["instances"]
+            ]
+        out.append(loc)
+    return out
+
+
 def clean(result):
     result.pop("_stdout", None)
     result.pop("_stderr", None)
@@ -131,7 +144,7 @@ def test_every_format_is_written(reports):
 
 def test_json_report_holds_everything(harvest, reports):
     data = json.loads(Path(reports["files"]["json"]).read_text())
-    assert data["locations"] == harvest["info"]["locations"]
+    assert without_facts(data["locations"]) == harvest["info"]["locations"]
     assert data["summary"]["instances"] == len(tagged(harvest["box"].world))
 
 

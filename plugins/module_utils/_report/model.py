@@ -12,6 +12,7 @@ import os
 import re
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.files import check_writable_dir
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import Fleet, annotate
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
@@ -76,7 +77,7 @@ class JsonLinesWriter:
 class Source:
     """A harvest to report on, from a result dict or a JSON Lines / JSON file; locations are re-iterable."""
 
-    def __init__(self, data=None, path=None):
+    def __init__(self, data=None, path=None, expect=None):
         if (data is None) == (path is None):
             raise InvalidInput(
                 "src",
@@ -87,6 +88,7 @@ class Source:
         self.execution = {}
         self._summary = None
         self._offsets = None
+        self.expect = expect or {}  # the OS standard (compliance.normalize_expect), {} for facts only
         if data is not None:
             if not isinstance(data, dict) or not isinstance(data.get("locations"), list):
                 raise InvalidInput(
@@ -158,22 +160,26 @@ class Source:
     def locations(self):
         """Every location record, sorted by account and region; a JSON Lines file is read one line at a time."""
         if self.data is not None:
-            yield from self.data.get("locations") or []
+            for record in self.data.get("locations") or []:
+                yield annotate(record, self.expect)
             return
         with open(self.path, "rb") as handle:
             for offset in self._index():
                 handle.seek(offset)
                 record = json.loads(handle.readline().decode("utf-8"))
                 record.pop("type", None)
-                yield record
+                yield annotate(record, self.expect)
 
     def summary(self):
         """Always recomputed from the locations, so that every format reports the same numbers."""
         if self._summary is None:
             summary = Summary(max_failures=100000)
+            fleet = Fleet(self.expect)
             for record in self.locations():
                 summary.add(record)
+                fleet.add(record)
             self._summary = summary.as_dict()
+            self._summary.update(fleet.as_dict())
             for bookkeeping in ("api_calls", "retries", "credential_renewals"):
                 self._summary.pop(bookkeeping, None)
         return self._summary

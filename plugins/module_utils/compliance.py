@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The OS standard (``check_os_expect``) and each instance's compliance with it.
+
+``normalize_expect(expect, flat)`` validates the standard before anything runs (unknown keys and malformed values
+are refused, naming the key and the accepted form) and merges the flat variables an AWX survey can set
+(``check_os_expect_timezone``...). ``evaluate(facts, expect)`` judges one instance: one check per expectation, each
+``compliant``, ``noncompliant`` or ``unknown`` (a fact that could not be read, or a check that did not run), and the
+instance is ``noncompliant`` if any check is, else ``unknown`` if any is, else ``compliant``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
+
+COMPLIANT = "compliant"
+NONCOMPLIANT = "noncompliant"
+UNKNOWN = "unknown"
+STATUSES = (COMPLIANT, NONCOMPLIANT, UNKNOWN)
+
+# expectation -> (the fact it reads, the accepted form, in words)
+EXPECTATIONS = {
+    "timezone": (
+        "timezone",
+        "a time zone name as the instance reports it (Asia/Tokyo; on Windows its Id, Tokyo Standard Time)",
+    ),
+    "locale": ("locale", "a locale as the instance reports it (ja_JP.UTF-8; on Windows ja-JP)"),
+    "ntp_synchronized": ("ntp_synchronized", "true or false"),
+    "ntp_source": ("ntp_source", "the selected NTP source as chronyc or w32tm shows it (169.254.169.123)"),
+    "max_pending_updates": ("pending_updates", "a whole number of pending updates, 0 or more"),
+    "hostname_pattern": ("hostname", "a regular expression searched in the host name (^(ip-|web-))"),
+}
+ORDER = tuple(EXPECTATIONS)
+FLAT_PREFIX = "check_os_expect_"
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def _field(key, field_name):
+    return "%s.%s" % (field_name, key)
+
+
+def _bool(value, name):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise InvalidInput(name, "must be true or false, not %r" % (value,))
+
+
+def _count(value, name):
+    if isinstance(value, bool):
+        raise InvalidInput(name, "must be a whole number of pending updates (0 or more), not %r" % (value,))
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and re.match(r"^\s*\d+\s*$", value):
+        return int(value)
+    if isinstance(value, float) and value >= 0 and value == int(value):
+        return int(value)
+    raise InvalidInput(name, "must be a whole number of pending updates (0 or more), not %r" % (value,))
+
+
+def _text(value, name, form):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidInput(name, "must be %s, not %r" % (form, value))
+    text = str(value).strip()
+    if not text:
+        raise InvalidInput(name, "must be %s, not empty" % form)
+    return text
+
+
+def _pattern(value, name):
+    text = _text(value, name, EXPECTATIONS["hostname_pattern"][1])
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise InvalidInput(name, "is not a valid regular expression (%s): %r" % (e, text)) from None
+    return text
+
+
+def validate_expect(expect, field_name="check_os_expect"):
+    """The standard with each value in its form; unknown keys and malformed values raise InvalidInput."""
+    if expect in (None, "", {}):
+        return {}
+    if not isinstance(expect, dict):
+        raise InvalidInput(
+            field_name,
+            "must be a dictionary of expectations (%s), not %r" % (", ".join(ORDER), expect),
+        )
+    unknown = sorted(str(k) for k in expect if k not in EXPECTATIONS)
+    if unknown:
+        raise InvalidInput(
+            _field(unknown[0], field_name),
+            "is not an expectation; accepted keys: %s" % ", ".join(ORDER),
+        )
+    out = {}
+    for key in ORDER:
+        if key not in expect or expect[key] is None or expect[key] == "":
+            continue
+        name = _field(key, field_name)
+        value = expect[key]
+        if key == "ntp_synchronized":
+            out[key] = _bool(value, name)
+        elif key == "max_pending_updates":
+            out[key] = _count(value, name)
+        elif key == "hostname_pattern":
+            out[key] = _pattern(value, name)
+        else:
+            out[key] = _text(value, name, EXPECTATIONS[key][1])
+    return out
+
+
+def normalize_expect(expect=None, flat=None, field_name="check_os_expect"):
+    """Merge the flat variables (``check_os_expect_<key>``: AWX surveys cannot set nested keys) into the standard.
+
+    A flat variable that is set (not empty) wins over the same key of the dictionary. Returns the validated standard.
+    """
+    merged = dict(validate_expect(expect, field_name))
+    for name, value in sorted((flat or {}).items()):
+        key = name[len(FLAT_PREFIX) :] if name.startswith(FLAT_PREFIX) else name
+        if key not in EXPECTATIONS:
+            raise InvalidInput(
+                name, "is not an expectation variable; accepted: %s" % ", ".join(FLAT_PREFIX + k for k in ORDER)
+            )
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        label = name if name.startswith(FLAT_PREFIX) else FLAT_PREFIX + key
+        merged.update(_one(key, value, label))
+    return merged
+
+
+def _one(key, value, label):
+    if key == "ntp_synchronized":
+        return {key: _bool(value, label)}
+    if key == "max_pending_updates":
+        return {key: _count(value, label)}
+    if key == "hostname_pattern":
+        return {key: _pattern(value, label)}
+    return {key: _text(value, label, EXPECTATIONS[key][1])}
+
+
+def display(value):
+    """How a value is shown in the reports: booleans as yes/no, offsets in seconds, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "%gs" % value
+    return str(value)
+
+
+def _check(key, expected, facts):
+    fact = EXPECTATIONS[key][0]
+    unknown = (facts or {}).get("unknown") or {}
+    if key == "max_pending_updates" and fact not in facts and "pending_updates_at_least" in facts:
+        at_least = facts["pending_updates_at_least"]
+        actual = ">= %d" % at_least
+        if at_least > expected:
+            return actual, NONCOMPLIANT, "at least %d pending updates, more than %d" % (at_least, expected)
+        return actual, UNKNOWN, unknown.get(fact) or "the output was cut: at least %d pending" % at_least
+    if fact not in facts or facts.get(fact) is None:
+        return None, UNKNOWN, unknown.get(fact) or "%s was not read" % fact
+    actual = facts[fact]
+    if key == "max_pending_updates":
+        ok = actual <= expected
+        reason = "" if ok else "%d pending updates, more than %d" % (actual, expected)
+    elif key == "hostname_pattern":
+        ok = re.search(expected, str(actual)) is not None
+        reason = "" if ok else "%s does not match %s" % (actual, expected)
+    elif key == "ntp_synchronized":
+        ok = actual is expected
+        reason = "" if ok else "the clock is %ssynchronised" % ("" if actual else "not ")
+    else:
+        ok = str(actual) == str(expected)
+        reason = "" if ok else "%s is %s, expected %s" % (key, actual, expected)
+    return actual, COMPLIANT if ok else NONCOMPLIANT, reason
+
+
+def evaluate(facts, expect):
+    """``{"status", "checks": [{name, expected, actual, status, reason}]}`` for one instance's facts."""
+    checks = []
+    for key in ORDER:
+        if key not in (expect or {}):
+            continue
+        actual, status, reason = _check(key, expect[key], facts or {})
+        checks.append({"name": key, "expected": expect[key], "actual": actual, "status": status, "reason": reason})
+    return {"status": overall([c["status"] for c in checks]), "checks": checks}
+
+
+def overall(statuses):
+    statuses = list(statuses)
+    if NONCOMPLIANT in statuses:
+        return NONCOMPLIANT
+    if UNKNOWN in statuses:
+        return UNKNOWN
+    return COMPLIANT
