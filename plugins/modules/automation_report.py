@@ -57,6 +57,20 @@ options:
     description:
       - Title of the HTML and Markdown reports and name of the JUnit test suites. Defaults to the execution id and runbook.
     type: str
+  expect:
+    description:
+      - The OS standard each instance is judged against, from the facts parsed out of the check-os runbook's outputs.
+      - Keys (all optional) C(timezone), C(locale), C(ntp_source) (strings compared as given, for example
+        C(Asia/Tokyo); Windows reports its own names, C(Tokyo Standard Time), C(ja-JP)), C(ntp_synchronized)
+        (boolean), C(max_pending_updates) (a whole number, 0 or more) and C(hostname_pattern) (a regular expression
+        searched in the host name).
+      - Each instance of the JSON report gets C(facts) and C(compliance) (C(status) and C(checks), one per
+        expectation, each with C(name), C(expected), C(actual), C(status) and C(reason)). A check whose step was
+        skipped or did not run, or whose output could not be read, is C(unknown) with the reason. The HTML, Markdown
+        and CSV reports show one column per expectation, JUnit one test case per instance and expectation.
+      - Unknown keys and malformed values fail before anything is written, naming the key and the accepted form.
+      - Without it the reports still carry the facts, with no verdict.
+    type: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -82,6 +96,18 @@ EXAMPLES = r"""
     dest: reports/
     formats: [html, junit]
     title: check-os, production
+
+- name: Judge every instance against the OS standard
+  orgops.ssm_automation.automation_report:
+    src: reports/results.jsonl
+    dest: reports/
+    expect:
+      timezone: Asia/Tokyo
+      locale: ja_JP.UTF-8
+      ntp_synchronized: true
+      ntp_source: 169.254.169.123
+      max_pending_updates: 0
+      hostname_pattern: '^(ip-|web-|db-)'
 """
 
 RETURN = r"""
@@ -96,14 +122,18 @@ written:
   type: list
   elements: str
 summary:
-  description: The totals the reports show, as in M(orgops.ssm_automation.automation_execution_info)'s C(summary).
+  description:
+    - The totals the reports show, as in M(orgops.ssm_automation.automation_execution_info)'s C(summary).
+    - Also C(fact_values), the distribution of each fact's values (C(timezone) C(UTC) 120...), and with I(expect)
+      C(compliance), the counts of C(compliant), C(noncompliant) and C(unknown) instances overall, per expectation,
+      per account, per OU and per account and region, and the noncompliant instances with their deviations.
   returned: always
   type: dict
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import report  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import compliance, report  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 
@@ -121,6 +151,7 @@ def main():
             },
             "basename": {"type": "str", "default": "automation-report"},
             "title": {"type": "str"},
+            "expect": {"type": "dict"},
         },
         supports_check_mode=True,
         mutually_exclusive=[["src", "result"]],
@@ -128,8 +159,9 @@ def main():
     )
     params = module.params
     try:
+        expect = compliance.validate_expect(params["expect"], field_name="expect")
         report.plan_files(params["dest"], params["basename"], params["formats"])
-        source = report.Source(data=params["result"], path=params["src"])
+        source = report.Source(data=params["result"], path=params["src"], expect=expect)
         outcome = report.write_reports(
             source,
             params["dest"],

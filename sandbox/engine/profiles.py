@@ -393,7 +393,7 @@ _WINDOWS = [
     # Learn: Searching, downloading and installing updates), as the check-os runbook runs it: the titles, then its
     # counts. Two illustrative pending updates, one in the Security Updates category.
     _c(
-        r"\(New-Object -ComObject Microsoft\.Update\.Session\)\.CreateUpdateSearcher\(\)\.Search\("
+        r"\(New-Object -ComObject Microsoft\.Update\.Session\)\.CreateUpdateSearcher\(\)\.Search\( ?"
         r"'IsInstalled=0( and IsHidden=0)?'\)\.Updates \| .*",
         "2024-12 x64 ベース システム用 Microsoft server operating system バージョン 21H2 の累積更新プログラム (KB5048654)\r\n"
         "Windows Malicious Software Removal Tool x64 - v5.130 (KB890830)\r\n"

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import csv
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import cells, columns
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import rows
 
 CSV_COLUMNS = (
@@ -43,8 +44,37 @@ def csv_cell(value):
     return text
 
 
+def extra_columns(expect):
+    """After the step columns: the instance's compliance and, per expectation, the parsed value and its status (or,
+    without a standard, the parsed facts)."""
+    if not expect:
+        return [name for name, _ in columns(expect)]
+    out = ["compliance"]
+    for name, _ in columns(expect):
+        out += [name, name + "_status"]
+    return out
+
+
+def _instance_values(inst, expect):
+    if inst is None:
+        return []
+    got = cells(inst, expect)
+    if not expect:
+        return [c["value"] for c in got]
+    out = [(inst.get("compliance") or {}).get("status", "")]
+    for cell in got:
+        out += [cell["value"], cell["status"]]
+    return out
+
+
 def render_csv(source, out):
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    extra = extra_columns(source.expect)
+    writer.writerow(list(CSV_COLUMNS) + extra)
+    cache = (None, [])
     for row in rows(source):
-        writer.writerow([csv_cell(row.get(c)) for c in CSV_COLUMNS])
+        inst = row.get("_instance")
+        if cache[0] is not inst:
+            cache = (inst, _instance_values(inst, source.expect))
+        values = cache[1] or [""] * len(extra)
+        writer.writerow([csv_cell(row.get(c)) for c in CSV_COLUMNS] + [csv_cell(v) for v in values])

@@ -10,6 +10,12 @@ __metaclass__ = type
 import html
 import re
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import seconds
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.html_fleet import STYLE as FLEET_STYLE
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.html_fleet import (
+    render_fleet,
+    render_instances,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
     FAILED_STATUSES,
     STATUS_COLOURS,
@@ -89,7 +95,7 @@ def render_html(source, out, title=None):
     page_title = title_of(source, title)
     out.write('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
     out.write('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
-    out.write("<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n" % (_h(page_title), HTML_STYLE))
+    out.write("<title>%s</title>\n<style>%s%s</style>\n</head>\n<body>\n" % (_h(page_title), HTML_STYLE, FLEET_STYLE))
     out.write("<h1>%s</h1>\n" % _h(page_title))
     out.write(
         '<div class="meta">Execution <code>%s</code> &middot; runbook %s version %s &middot; status %s &middot; %s &ndash; %s</div>\n'
@@ -98,8 +104,8 @@ def render_html(source, out, title=None):
             _h(ex.get("document_name")),
             _h(ex.get("document_version")),
             _badge(ex.get("status")),
-            _h(ex.get("start_time")),
-            _h(ex.get("end_time")),
+            _h(seconds(ex.get("start_time"))),
+            _h(seconds(ex.get("end_time"))),
         )
     )
     total = max(1, s["instances"])
@@ -123,6 +129,8 @@ def render_html(source, out, title=None):
     if s["unreadable_locations"]:
         out.write('<span class="locfail"><b>%d</b> unreadable locations</span>' % s["unreadable_locations"])
     out.write("</div>\n")
+    render_fleet(source, out)
+    render_instances(source, out)
     statuses = sorted(s["instances_by_status"])
     out.write('<div class="filters">Show: ')
     for status in statuses:
@@ -164,7 +172,9 @@ def render_html(source, out, title=None):
                 % (_status_class(inst.get("status")), _h(inst.get("status") or "Unknown"))
             )
             out.write("<td><code>%s</code></td><td>%s</td>" % (_h(inst.get("instance_id")), _badge(inst.get("status"))))
-            out.write("<td>%s</td><td>%s</td>" % (_h(inst.get("start_time")), _h(inst.get("end_time"))))
+            out.write(
+                "<td>%s</td><td>%s</td>" % (_h(seconds(inst.get("start_time"))), _h(seconds(inst.get("end_time"))))
+            )
             out.write("<td>%s</td><td>" % (_h(failed.get("step_name")) if failed else ""))
             if inst.get("failure_message"):
                 out.write('<div class="locfail">%s</div>' % _h(inst.get("failure_message")))

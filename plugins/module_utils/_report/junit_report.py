@@ -81,6 +81,7 @@ def render_junit(source, out, title=None):
         for inst in instances:
             classname = "%s.%s" % (classbase, inst.get("instance_id") or inst.get("execution_id"))
             steps = inst.get("steps") or []
+            _compliance_cases(suite, counts, classname, inst.get("compliance"))
             if inst.get("read_error"):
                 tc = _case(suite, counts, classname, "read")
                 counts["errors"] += 1
@@ -122,6 +123,23 @@ def render_junit(source, out, title=None):
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(ET.tostring(root, encoding="unicode"))
     out.write("\n")
+
+
+def _compliance_cases(suite, counts, classname, result):
+    """One test case per expectation: noncompliant is a failure, unknown a skip with its reason."""
+    for check in (result or {}).get("checks") or []:
+        tc = _case(suite, counts, classname, "compliance.%s" % check["name"])
+        actual = "" if check.get("actual") is None else str(check.get("actual"))
+        if check["status"] == "noncompliant":
+            counts["failures"] += 1
+            message = check.get("reason") or "%s is %s, expected %s" % (check["name"], actual, check.get("expected"))
+            el = ET.SubElement(tc, "failure", {"message": xml_text(message), "type": "noncompliant"})
+            el.text = xml_text("expected: %s\nactual: %s" % (check.get("expected"), actual))
+        elif check["status"] == "unknown":
+            counts["skipped"] += 1
+            ET.SubElement(tc, "skipped", {"message": xml_text("unknown: %s" % (check.get("reason") or ""))})
+        else:
+            ET.SubElement(tc, "system-out").text = xml_text("%s: %s" % (check["name"], actual))
 
 
 def _case(suite, counts, classname, name, time_s="0"):

@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import html
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import compliance
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import columns, instance_rows
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
     XML_INVALID_RE,
     counts_text,
@@ -44,6 +46,8 @@ def render_markdown(source, out, title=None):
         for step in sorted(s["step_failures"]):
             out.write("| %s | %s |\n" % (_md(step), _md(counts_text(s["step_failures"][step]))))
         out.write("\n")
+    _fleet(source, out)
+    _instances(source, out)
     out.write("## Results\n\n")
     out.write("| Account | Region | Instance | Instance status | Step | Step status | Outputs / failure |\n")
     out.write("|---|---|---|---|---|---|---|\n")
@@ -64,3 +68,71 @@ def render_markdown(source, out, title=None):
                 _md(detail, limit=300),
             )
         )
+
+
+MARKS = {"compliant": "\u2705 ", "noncompliant": "\u274c ", "unknown": "\u2754 ", "none": ""}
+
+
+def _count_rows(out, title, table):
+    if not table:
+        return
+    out.write("### %s\n\n| | %s |\n|---|%s\n" % (_md(title), " | ".join(compliance.STATUSES), "---|" * 3))
+    for key in sorted(table):
+        out.write("| %s | %s |\n" % (_md(key), " | ".join(str(table[key].get(s, 0)) for s in compliance.STATUSES)))
+    out.write("\n")
+
+
+def _fleet(source, out):
+    s = source.summary()
+    comp = s.get("compliance")
+    out.write("## Fleet\n\n")
+    if comp:
+        counts = comp["instances"]
+        out.write(
+            "Standard: %s\n\n"
+            % _md(", ".join("%s = %s" % (k, compliance.display(v)) for k, v in comp["expect"].items()))
+        )
+        out.write(
+            "**%d** compliant, **%d** noncompliant, **%d** unknown\n\n"
+            % (counts["compliant"], counts["noncompliant"], counts["unknown"])
+        )
+        _count_rows(out, "Per expectation", comp.get("by_check"))
+        _count_rows(out, "Per account", comp.get("by_account"))
+        _count_rows(out, "Per OU", comp.get("by_ou"))
+        _count_rows(out, "Per account and region", comp.get("by_location"))
+        if comp.get("noncompliant"):
+            out.write("### Noncompliant instances\n\n")
+            for item in comp["noncompliant"]:
+                out.write(
+                    "- %s %s %s %s: %s\n"
+                    % (
+                        _md(item["account"]),
+                        _md(item["region"]),
+                        _md(item["instance_id"]),
+                        _md(item.get("name") or ""),
+                        _md("; ".join(item["deviations"])),
+                    )
+                )
+            out.write("\n")
+    values = s.get("fact_values") or {}
+    if values:
+        out.write("### Values\n\n| Fact | Values (instances) |\n|---|---|\n")
+        for name in sorted(values):
+            dist = sorted(values[name].items(), key=lambda p: (-p[1], p[0]))
+            out.write("| %s | %s |\n" % (_md(name), _md(", ".join("%s %d" % p for p in dist))))
+        out.write("\n")
+
+
+def _instances(source, out):
+    expect = source.expect
+    cols = columns(expect)
+    head = ["Account", "Region", "Instance", "Name", "Status", "End"] + (["Compliance"] if expect else [])
+    head += [name for name, _ in cols]
+    out.write("## Instances\n\n| %s |\n|%s\n" % (" | ".join(_md(h) for h in head), "---|" * len(head)))
+    for row in instance_rows(source, expect):
+        values = [_md(row[k]) for k in ("account", "region", "instance_id", "name", "status", "end_time")]
+        if expect:
+            values.append(MARKS.get(row["compliance"], "") + _md(row["compliance"]))
+        values += [MARKS.get(c["status"], "") + _md(c["value"] or "?", limit=80) for c in row["cells"]]
+        out.write("| %s |\n" % " | ".join(values))
+    out.write("\n")

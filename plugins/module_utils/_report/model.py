@@ -230,6 +230,7 @@ def rows(source):
                     "instance_start_time": inst.get("start_time") or "",
                     "instance_end_time": inst.get("end_time") or "",
                     "read_error": error_text(inst.get("read_error")) or irow["read_error"],
+                    "_instance": inst,  # the annotated record, for the facts and compliance columns
                 }
             )
             steps = inst.get("steps") or []

@@ -1,0 +1,143 @@
+"""The OS standard end to end: `ansible-playbook playbooks/check_os.yml -i inventories/sandbox` on the demo world with
+``-e '{"check_os_expect": {"timezone": "Mars/Olympus"}}'`` marks every instance whose timezone check ran noncompliant,
+with its actual timezone, in every report format; a malformed standard fails before any AWS call."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from support.ansible_run import run_playbook
+
+from sandbox.testing import SandboxHandle
+from sandbox.world import DEMO_WORLD
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "check_os.yml"
+INVENTORY = REPO / "inventories" / "sandbox"
+
+
+def play(sandbox, report_dir: Path, *args):
+    env = {**sandbox.env, "ORGOPS_REPORT_DIR": str(report_dir)}
+    return run_playbook(PLAYBOOK, env=env, args=["-i", str(INVENTORY), *args], timeout=900)
+
+
+@pytest.fixture(scope="module")
+def mars(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("compliance-sandbox")
+    handle = SandboxHandle(DEMO_WORLD, name="compliance", workdir=workdir)
+    handle.start()
+    try:
+        reports = workdir / "reports"
+        run = play(handle, reports, "-e", '{"check_os_expect": {"timezone": "Mars/Olympus"}}')
+        execution_id = json.loads((reports / "latest.json").read_text())["automation_execution_id"]
+        yield {"sandbox": handle, "run": run, "dir": reports / execution_id, "workdir": workdir}
+    finally:
+        handle.stop()
+
+
+def timezone_ran(inst):
+    return any(
+        s["step_name"] in ("CheckTimezone", "CheckTimezoneWindows") and s["status"] == "Success" for s in inst["steps"]
+    )
+
+
+def test_every_format_marks_the_timezone_noncompliant_with_the_actual_value(mars):
+    run = mars["run"]
+    assert run.rc == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    data = json.loads((mars["dir"] / "automation-report.json").read_text())
+    instances = [i for loc in data["locations"] for i in loc["instances"]]
+    assert len(instances) == 15
+    ran = [i for i in instances if timezone_ran(i)]
+    not_ran = [i for i in instances if not timezone_ran(i)]
+    assert len(ran) == 13 and len(not_ran) == 2  # the stopped and the unmanaged instances stop at AssertOnline
+    actual = {}
+    for inst in ran:
+        check = inst["compliance"]["checks"][0]
+        assert inst["compliance"]["status"] == "noncompliant", inst["compliance"]
+        assert check["name"] == "timezone" and check["expected"] == "Mars/Olympus" and check["status"] == "noncompliant"
+        assert check["actual"] == inst["facts"]["timezone"] and check["actual"], inst["facts"]
+        actual[inst["instance_id"]] = check["actual"]
+    for inst in not_ran:
+        assert inst["compliance"]["status"] == "unknown" and inst["compliance"]["checks"][0]["reason"]
+    assert set(actual.values()) >= {"UTC", "Etc/UTC", "Tokyo Standard Time"}  # Amazon Linux, Ubuntu, Windows
+    assert data["summary"]["compliance"]["instances"] == {"compliant": 0, "noncompliant": 13, "unknown": 2}
+
+    with open(mars["dir"] / "automation-report.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for iid, tz in actual.items():
+        mine = [r for r in rows if r["instance_id"] == iid]
+        assert mine and all((r["timezone"], r["timezone_status"]) == (tz, "noncompliant") for r in mine), iid
+
+    md = (mars["dir"] / "automation-report.md").read_text()
+    for iid, tz in actual.items():
+        line = next(x for x in md.splitlines() if x.startswith("| ") and f"| {iid} |" in x and "\u274c" in x)
+        assert f"\u274c {tz.replace('_', chr(92) + '_')}" in line, line
+    assert "| timezone | 0 | 13 | 2 |" in md
+
+    page = (mars["dir"] / "automation-report.html").read_text()
+    for iid, tz in actual.items():
+        row = re.search(
+            rf'<tr class="instance-checks" data-instance="{iid}" data-compliance="noncompliant">.*?</tr>', page
+        )
+        assert row and 'class="cx-noncompliant" data-check="timezone"' in row.group(0), iid
+        assert f">{tz}</td>" in row.group(0), (iid, row.group(0))
+
+    root = ET.parse(mars["dir"] / "automation-report.xml").getroot()
+    cases = {
+        c.get("classname").rsplit(".", 1)[1]: c for c in root.iter("testcase") if c.get("name") == "compliance.timezone"
+    }
+    assert len(cases) == 15
+    for iid, tz in actual.items():
+        failure = cases[iid].find("failure")
+        assert failure is not None and tz in failure.get("message"), iid
+
+
+def test_the_fleet_view_in_headless_chromium_without_javascript(browser, mars, tmp_path):
+    """The fleet view is inline SVG: it reads with JavaScript off. Every account and region of the run is a cell of
+    the matrix, and the timezone expectation has its bar."""
+    page = mars["dir"] / "automation-report.html"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--blink-settings=scriptEnabled=false",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    data = json.loads((mars["dir"] / "automation-report.json").read_text())
+    locations = {(loc["account"], loc["region"]) for loc in data["locations"]}
+    cells = set(re.findall(r'<g class="matrix-cell" data-account="(\d+)" data-region="([a-z0-9-]+)">', dom))
+    assert cells == locations
+    assert '<g class="expectation-bar" data-expectation="timezone">' in dom
+    assert re.search(r'<rect class="bar-noncompliant"[^>]*width="(\d+\.\d)"', dom)
+    shot = tmp_path / "fleet.png"
+    subprocess.run(
+        [browser, *flags, "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_malformed_standard_fails_before_any_aws_call(mars):
+    handle = mars["sandbox"]
+    since = handle.last_seq()
+    run = play(handle, mars["workdir"] / "bad", "-e", '{"check_os_expect": {"timezon": "UTC"}}')
+    assert run.rc != 0
+    assert "check_os_expect.timezon" in run.stdout and "accepted keys: timezone" in run.stdout, run.stdout[-3000:]
+    assert handle.requests(since) == []
+    run = play(handle, mars["workdir"] / "bad", "-e", "check_os_expect_max_pending_updates=lots")
+    assert run.rc != 0
+    assert "check_os_expect_max_pending_updates" in run.stdout and "whole number" in run.stdout
+    assert handle.requests(since) == []

@@ -1,0 +1,204 @@
+"""compliance.py and the reports' compliance views: validation, the verdict rules, every format."""
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import compliance as C
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import report
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
+
+STANDARD = {
+    "timezone": "Asia/Tokyo",
+    "locale": "ja_JP.UTF-8",
+    "ntp_synchronized": True,
+    "ntp_source": "169.254.169.123",
+    "max_pending_updates": 0,
+    "hostname_pattern": "^(ip-|web-|db-)",
+}
+
+
+def test_the_issue_example_validates_as_given():
+    assert C.validate_expect(STANDARD) == STANDARD
+
+
+@pytest.mark.parametrize(
+    ("expect", "field", "words"),
+    [
+        ({"timezon": "UTC"}, "check_os_expect.timezon", "accepted keys: timezone, locale"),
+        ({"ntp_synchronized": "maybe"}, "check_os_expect.ntp_synchronized", "true or false"),
+        ({"max_pending_updates": -1}, "check_os_expect.max_pending_updates", "whole number"),
+        ({"max_pending_updates": "a few"}, "check_os_expect.max_pending_updates", "whole number"),
+        ({"max_pending_updates": True}, "check_os_expect.max_pending_updates", "whole number"),
+        ({"hostname_pattern": "(web"}, "check_os_expect.hostname_pattern", "regular expression"),
+        ({"timezone": ["UTC"]}, "check_os_expect.timezone", "time zone name"),
+        ("UTC", "check_os_expect", "dictionary"),
+    ],
+)
+def test_malformed_standard_is_refused_naming_key_and_form(expect, field, words):
+    with pytest.raises(InvalidInput) as err:
+        C.validate_expect(expect)
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_flat_awx_variables_merge_and_win():
+    merged = C.normalize_expect(
+        {"timezone": "UTC", "locale": "C.UTF-8"},
+        {
+            "check_os_expect_timezone": "Asia/Tokyo",
+            "check_os_expect_max_pending_updates": "3",
+            "check_os_expect_ntp_synchronized": "yes",
+            "check_os_expect_locale": "",  # an empty survey answer leaves the dictionary's value
+        },
+    )
+    assert merged == {"timezone": "Asia/Tokyo", "locale": "C.UTF-8", "ntp_synchronized": True, "max_pending_updates": 3}
+    with pytest.raises(InvalidInput) as err:
+        C.normalize_expect({}, {"check_os_expect_max_pending_updates": "lots"})
+    assert err.value.field == "check_os_expect_max_pending_updates"
+    with pytest.raises(InvalidInput) as err:
+        C.normalize_expect({}, {"check_os_expect_tz": "UTC"})
+    assert err.value.field == "check_os_expect_tz"
+
+
+FACTS_OK = {
+    "hostname": "web-1",
+    "timezone": "Asia/Tokyo",
+    "locale": "ja_JP.UTF-8",
+    "ntp_synchronized": True,
+    "ntp_source": "169.254.169.123",
+    "pending_updates": 0,
+    "unknown": {},
+}
+
+
+def test_compliant_noncompliant_unknown_rules():
+    assert C.evaluate(FACTS_OK, STANDARD)["status"] == "compliant"
+    wrong = dict(FACTS_OK, timezone="UTC")
+    result = C.evaluate(wrong, STANDARD)
+    assert result["status"] == "noncompliant"
+    tz = result["checks"][0]
+    assert tz == {
+        "name": "timezone",
+        "expected": "Asia/Tokyo",
+        "actual": "UTC",
+        "status": "noncompliant",
+        "reason": "timezone is UTC, expected Asia/Tokyo",
+    }
+    missing = dict(FACTS_OK, unknown={"locale": "CheckLocale was skipped"})
+    del missing["locale"]
+    result = C.evaluate(missing, STANDARD)
+    assert result["status"] == "unknown"
+    assert result["checks"][1]["reason"] == "CheckLocale was skipped"
+    # noncompliant wins over unknown
+    both = dict(missing, pending_updates=4)
+    assert C.evaluate(both, STANDARD)["status"] == "noncompliant"
+
+
+def test_pending_updates_lower_bound_and_pattern():
+    facts = {"pending_updates_at_least": 40, "unknown": {"pending_updates": "cut"}}
+    assert C.evaluate(facts, {"max_pending_updates": 10})["checks"][0]["status"] == "noncompliant"
+    assert C.evaluate(facts, {"max_pending_updates": 100})["checks"][0]["status"] == "unknown"
+    assert C.evaluate({"hostname": "db-7"}, {"hostname_pattern": "^(ip-|web-|db-)"})["status"] == "compliant"
+    assert C.evaluate({"hostname": "mail-1"}, {"hostname_pattern": "^(ip-|web-|db-)"})["status"] == "noncompliant"
+
+
+# --- the reports ----------------------------------------------------------------------------------------------
+
+TIMEDATECTL = "                Time zone: {tz} (JST, +0900)\nSystem clock synchronized: {sync}\n"
+
+
+def instance(iid, tz, sync="yes", timezone_status="Success"):
+    return {
+        "instance_id": iid,
+        "status": "Success",
+        "execution_id": "e-" + iid,
+        "start_time": "2025-01-01T12:00:00.123456+00:00",
+        "end_time": "2025-01-01T12:00:05.987+00:00",
+        "steps": [
+            {
+                "step_name": "CheckTimezone",
+                "status": timezone_status,
+                "outputs": {"TimezoneOutput": [TIMEDATECTL.format(tz=tz, sync=sync)]}
+                if timezone_status == "Success"
+                else {},
+            },
+            {"step_name": "CheckHostname", "status": "Success", "outputs": {"HostnameOutput": ["web-%s\n" % iid]}},
+        ],
+    }
+
+
+def harvest():
+    return {
+        "execution": {"automation_execution_id": "x", "document_name": "check-os", "status": "Success"},
+        "locations": [
+            {
+                "account": "111111111111",
+                "region": "ap-northeast-1",
+                "status": "Success",
+                "read_status": "ok",
+                "instances": [instance("i-1", "Asia/Tokyo"), instance("i-2", "UTC", sync="no")],
+            },
+            {
+                "account": "222222222222",
+                "region": "us-east-1",
+                "status": "Success",
+                "read_status": "ok",
+                "instances": [instance("i-3", "", timezone_status="Pending")],
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def judged():
+    return report.Source(data=harvest(), expect={"timezone": "Mars/Olympus", "ntp_synchronized": True})
+
+
+def test_json_each_instance_has_facts_and_compliance(judged):
+    data = json.loads(report.render(judged, "json"))
+    by_id = {i["instance_id"]: i for loc in data["locations"] for i in loc["instances"]}
+    assert by_id["i-1"]["facts"]["timezone"] == "Asia/Tokyo"
+    assert by_id["i-1"]["compliance"]["status"] == "noncompliant"
+    assert by_id["i-1"]["compliance"]["checks"][0]["actual"] == "Asia/Tokyo"
+    assert by_id["i-2"]["compliance"]["checks"][1]["status"] == "noncompliant"  # not synchronised
+    assert by_id["i-3"]["compliance"]["status"] == "unknown"  # CheckTimezone did not run
+    comp = data["summary"]["compliance"]
+    assert comp["instances"] == {"compliant": 0, "noncompliant": 2, "unknown": 1}
+    assert comp["by_check"]["timezone"] == {"compliant": 0, "noncompliant": 2, "unknown": 1}
+    assert comp["by_account"]["111111111111"]["noncompliant"] == 2
+    assert data["summary"]["fact_values"]["timezone"] == {"Asia/Tokyo": 1, "UTC": 1, "unknown": 1}
+
+
+def test_csv_markdown_html_junit_carry_the_actual_timezone(judged):
+    rows = list(csv.DictReader(io.StringIO(report.render(judged, "csv"))))
+    i1 = next(r for r in rows if r["instance_id"] == "i-1")
+    assert (i1["compliance"], i1["timezone"], i1["timezone_status"]) == ("noncompliant", "Asia/Tokyo", "noncompliant")
+    md = report.render(judged, "markdown")
+    assert "| 111111111111 | ap-northeast-1 | i-1 |  | Success | 2025-01-01 12:00:05+00:00 |" in md
+    assert "\u274c Asia/Tokyo" in md and "\u274c UTC" in md
+    assert "| timezone | 0 | 2 | 1 |" in md  # per expectation: the same numbers as the JSON summary
+    page = report.render(judged, "html")
+    assert 'data-check="timezone" title="timezone is Asia/Tokyo, expected Mars/Olympus">Asia/Tokyo</td>' in page
+    assert '<svg id="fleet-matrix"' in page and '<svg id="fleet-bars"' in page
+    assert "2025-01-01 12:00:05+00:00" in page and "12:00:05.987" not in page.split('id="instances-checks"')[1][:3000]
+    root = ET.fromstring(report.render(judged, "junit").encode())
+    cases = [c for c in root.iter("testcase") if c.get("name", "").startswith("compliance.")]
+    assert len(cases) == 3 * 2  # one per instance and expectation
+    tz1 = next(c for c in cases if c.get("classname").endswith("i-1") and c.get("name") == "compliance.timezone")
+    assert "Asia/Tokyo" in tz1.find("failure").get("message")
+    tz3 = next(c for c in cases if c.get("classname").endswith("i-3") and c.get("name") == "compliance.timezone")
+    assert tz3.find("skipped") is not None
+
+
+def test_without_a_standard_facts_only():
+    source = report.Source(data=harvest())
+    data = json.loads(report.render(source, "json"))
+    inst = data["locations"][0]["instances"][0]
+    assert "facts" in inst and "compliance" not in inst
+    assert "compliance" not in data["summary"]
+    rows = list(csv.DictReader(io.StringIO(report.render(source, "csv"))))
+    assert rows[0]["timezone"] == "Asia/Tokyo" and "compliance" not in rows[0]
