@@ -58,7 +58,7 @@ def os_standard(expect, flat=None, field="check_os_expect"):
     try:
         return normalize_expect(expect, flat or {}, field_name=field)
     except InvalidInput as e:
-        raise AnsibleFilterError(str(e)) from None
+        raise AnsibleFilterError("Invalid input, nothing was sent to AWS. %s" % e) from None
 
 
 class FilterModule(object):

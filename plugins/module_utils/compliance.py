@@ -37,6 +37,21 @@ EXPECTATIONS = {
 }
 ORDER = tuple(EXPECTATIONS)
 FLAT_PREFIX = "check_os_expect_"
+# The characters each free-text value may hold: what time zones, locales, NTP sources and host-name patterns use.
+# Nothing here reaches a shell, but a survey answer with shell metacharacters (; ` & > <) is refused all the same.
+FORMS = {
+    "timezone": re.compile(r"^[A-Za-z0-9_+./ -]{1,64}$"),
+    "locale": re.compile(r"^[A-Za-z0-9_.@-]{1,64}$"),
+    "ntp_source": re.compile(r"^[A-Za-z0-9_.: -]{1,255}$"),
+    "hostname_pattern": re.compile(r"^[A-Za-z0-9_.^$()\[\]{}|*+?\\,-]{1,256}$"),
+}
+FORM_WORDS = {
+    "timezone": "letters, digits, spaces and _ + . / - (at most 64)",
+    "locale": "letters, digits and _ . @ - (at most 64)",
+    "ntp_source": "letters, digits, spaces and _ . : - (at most 255)",
+    "hostname_pattern": "letters, digits, _ - , and the regular expression signs ^ $ . ( ) [ ] { } | * + ? \\ "
+    "(no spaces, at most 256)",
+}
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 
@@ -65,17 +80,19 @@ def _count(value, name):
     raise InvalidInput(name, "must be a whole number of pending updates (0 or more), not %r" % (value,))
 
 
-def _text(value, name, form):
+def _text(value, name, form, key=None):
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InvalidInput(name, "must be %s, not %r" % (form, value))
     text = str(value).strip()
     if not text:
         raise InvalidInput(name, "must be %s, not empty" % form)
+    if key in FORMS and not FORMS[key].match(text):
+        raise InvalidInput(name, "must be %s, only %s, not %r" % (form, FORM_WORDS[key], text))
     return text
 
 
 def _pattern(value, name):
-    text = _text(value, name, EXPECTATIONS["hostname_pattern"][1])
+    text = _text(value, name, EXPECTATIONS["hostname_pattern"][1], "hostname_pattern")
     try:
         re.compile(text)
     except re.error as e:
@@ -111,7 +128,7 @@ def validate_expect(expect, field_name="check_os_expect"):
         elif key == "hostname_pattern":
             out[key] = _pattern(value, name)
         else:
-            out[key] = _text(value, name, EXPECTATIONS[key][1])
+            out[key] = _text(value, name, EXPECTATIONS[key][1], key)
     return out
 
 
@@ -141,7 +158,7 @@ def _one(key, value, label):
         return {key: _count(value, label)}
     if key == "hostname_pattern":
         return {key: _pattern(value, label)}
-    return {key: _text(value, label, EXPECTATIONS[key][1])}
+    return {key: _text(value, label, EXPECTATIONS[key][1], key)}
 
 
 def display(value):

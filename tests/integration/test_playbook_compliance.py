@@ -107,12 +107,13 @@ def test_the_fleet_view_in_headless_chromium_without_javascript(browser, mars, t
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--blink-settings=scriptEnabled=false",
+        "--disable-javascript",
         f"--user-data-dir={tmp_path / 'profile'}",
     ]
     dom = subprocess.run(
         [browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
     ).stdout
+    assert '<span id="shown">-</span>' in dom  # the page's script did not run
     data = json.loads((mars["dir"] / "automation-report.json").read_text())
     locations = {(loc["account"], loc["region"]) for loc in data["locations"]}
     cells = set(re.findall(r'<g class="matrix-cell" data-account="(\d+)" data-region="([a-z0-9-]+)">', dom))

@@ -37,8 +37,8 @@ CHECKS = {
 def without_facts(locations):
     """The harvested records as they were: the report adds facts (and compliance) to each instance."""
     out = []
-    for loc in locations:
-        loc = dict(loc)
+    for record in locations:
+        loc = dict(record)
         if loc.get("instances"):
             loc["instances"] = [
                 {k: v for k, v in inst.items() if k not in ("facts", "compliance")} for inst in loc["instances"]
