@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook import graph
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.graph import inner_steps, step_name
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.spec import (
     ACTIONS,
     PARAMETER_TYPES,
@@ -25,11 +26,6 @@ def walk_strings(value, path):
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from walk_strings(v, "%s[%d]" % (path, i))
-
-
-def step_name(step):
-    name = step.get("name")
-    return name if isinstance(name, str) else None
 
 
 class Context:
@@ -82,52 +78,57 @@ class Context:
         return steps if isinstance(steps, list) else []
 
     @property
+    def records(self):
+        """A :class:`StepRecord` for every step that is a mapping: main steps, and the steps inside aws:loop steps."""
+        return self._once("records", lambda: list(_records(self.steps, "mainSteps", None)))
+
+    @property
     def step_dicts(self):
-        """(index, step, name or None) of every step that is a mapping."""
-        return [(i, s, step_name(s)) for i, s in enumerate(self.steps) if isinstance(s, dict)]
+        """(path, step, name or None) of every step that is a mapping (loop steps' inner steps included)."""
+        return [(r.path, r.step, r.name) for r in self.records]
 
     @property
     def known_steps(self):
         """Steps with a known action."""
-        return [(i, s, n) for i, s, n in self.step_dicts if s.get("action") in ACTIONS]
+        return [(p, s, n) for p, s, n in self.step_dicts if s.get("action") in ACTIONS]
 
     @property
     def checked_steps(self):
-        """(index, step, name, action, inputs) of steps with a known action and inputs that can be read."""
+        """(path, step, name, action, inputs) of steps with a known action and inputs that can be read."""
         out = []
-        for i, s, n in self.known_steps:
+        for p, s, n in self.known_steps:
             action = s["action"]
             inputs = s.get("inputs")
             if inputs is None and not ACTIONS[action]["required"]:
                 inputs = {}
             if isinstance(inputs, dict):
-                out.append((i, s, n, action, inputs))
+                out.append((p, s, n, action, inputs))
         return out
 
     @property
     def step_by_name(self):
-        """name -> (index, step), the first step of each name."""
+        """name -> :class:`StepRecord`, the first step of each name."""
 
         def compute():
             out = {}
-            for i, s, name in self.step_dicts:
-                if name and name not in out:
-                    out[name] = (i, s)
+            for r in self.records:
+                if r.name and r.name not in out:
+                    out[r.name] = r
             return out
 
         return self._once("step_by_name", compute)
 
     @property
     def duplicates(self):
-        """(index, name) of each step whose name an earlier step already has."""
+        """(path, name) of each step whose name an earlier step already has."""
 
         def compute():
             seen = set()
             out = []
-            for i, _s, name in self.step_dicts:
+            for path, _s, name in self.step_dicts:
                 if name:
                     if name in seen:
-                        out.append((i, name))
+                        out.append((path, name))
                     seen.add(name)
             return out
 
@@ -139,8 +140,8 @@ class Context:
 
         def compute():
             succ = {}
-            for name, (i, step) in self.step_by_name.items():
-                succ[name] = [t for _k, t in graph.step_edges(self.steps, i, step) if t in self.step_by_name]
+            for name, rec in self.step_by_name.items():
+                succ[name] = [t for _k, t in graph.step_edges(rec) if t in self.step_by_name]
             return succ
 
         return self._once("successors", compute)
@@ -152,7 +153,8 @@ class Context:
 
         def compute():
             out = {}
-            for name, (_i, step) in self.step_by_name.items():
+            for name, rec in self.step_by_name.items():
+                step = rec.step
                 declared = set()
                 for o in step.get("outputs") or []:
                     if isinstance(o, dict) and o.get("Name"):
@@ -171,14 +173,60 @@ class Context:
             out = []
             if isinstance(self.doc.get("assumeRole"), str):
                 out.extend((ref, None, "assumeRole") for ref in REF_RE.findall(self.doc["assumeRole"]))
-            for i, step, sname in self.step_dicts:
-                for spath, text in walk_strings(step, "mainSteps[%d]" % i):
+            for r in self.records:
+                for spath, text in walk_strings(_without_inner_steps(r.step), r.path):
                     if ".outputs[" in spath and spath.endswith((".Name", ".Selector", ".Type")):
                         continue
-                    out.extend((ref, sname, spath) for ref in REF_RE.findall(text))
+                    out.extend((ref, r.name, spath) for ref in REF_RE.findall(text))
             return out
 
         return self._once("references", compute)
+
+
+class StepRecord:
+    """One step: its ``path`` (``mainSteps[3]``, ``mainSteps[3].inputs.Steps[0]``), the mapping, its name, the list
+    that holds it and its index there, and the aws:loop step that holds it (None for a main step)."""
+
+    __slots__ = ("path", "step", "name", "siblings", "index", "loop")
+
+    def __init__(self, path, step, name, siblings, index, loop):
+        self.path = path
+        self.step = step
+        self.name = name
+        self.siblings = siblings
+        self.index = index
+        self.loop = loop
+
+    @property
+    def following(self):
+        """The name of the next step in the same list, or None (the last step; in a loop: the iteration ends)."""
+        k = self.index + 1
+        if k < len(self.siblings) and isinstance(self.siblings[k], dict):
+            return step_name(self.siblings[k])
+        return None
+
+    @property
+    def is_last(self):
+        return self.index == len(self.siblings) - 1
+
+
+def _records(steps, prefix, loop):
+    for i, s in enumerate(steps):
+        if not isinstance(s, dict):
+            continue
+        path = "%s[%d]" % (prefix, i)
+        rec = StepRecord(path, s, step_name(s), steps, i, loop)
+        yield rec
+        yield from _records(inner_steps(s), path + ".inputs.Steps", rec)
+
+
+def _without_inner_steps(step):
+    """The step without its aws:loop inner steps (walked as steps of their own)."""
+    if not inner_steps(step):
+        return step
+    copy = dict(step)
+    copy["inputs"] = {k: v for k, v in step["inputs"].items() if k != "Steps"}
+    return copy
 
 
 def command_lines(step):

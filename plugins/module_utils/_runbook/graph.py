@@ -7,32 +7,59 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.spec import is_end
 
-def step_edges(steps, index, step):
-    """(kind, target) edges of one step; target None means 'the execution ends'."""
+
+def step_name(step):
+    name = step.get("name")
+    return name if isinstance(name, str) else None
+
+
+def inner_steps(step):
+    """The steps of an aws:loop step (a list), or []."""
+    if step.get("action") != "aws:loop" or not isinstance(step.get("inputs"), dict):
+        return []
+    inner = step["inputs"].get("Steps")
+    return inner if isinstance(inner, list) else []
+
+
+def step_edges(rec):
+    """(kind, target) edges of one step (a :class:`context.StepRecord`); target None means 'the execution ends'
+    (for a step inside an aws:loop: 'the iteration ends', after which the loop step's own edges go on).
+
+    ``isEnd`` is read as AWS reads it (``"true"`` is true). An aws:branch with no ``Default`` and no matching choice
+    goes on to the step after it (Systems Manager user guide, aws:branch: without a Default, the automation
+    continues with the next step when no choice matches). An aws:loop step leads to its first inner step (kind ``loop``);
+    inner steps may jump to main steps (``nextStep``, branch choices), which leaves the loop.
+    """
+    step = rec.step
     edges = []
     action = step.get("action")
-    is_end = step.get("isEnd") is True
-    nxt = step.get("nextStep")
-    following = steps[index + 1].get("name") if index + 1 < len(steps) and isinstance(steps[index + 1], dict) else None
+    end = is_end(step)
+    nxt = step.get("nextStep") if isinstance(step.get("nextStep"), str) else None
+    following = rec.following
     if action == "aws:branch":
         inputs = step.get("inputs") if isinstance(step.get("inputs"), dict) else {}
-        for choice in inputs.get("Choices") or []:
-            if isinstance(choice, dict) and choice.get("NextStep"):
-                edges.append(("branch", choice.get("NextStep")))
-        if inputs.get("Default"):
-            edges.append(("branch", inputs.get("Default")))
-        elif not is_end:
+        choices = inputs.get("Choices") if isinstance(inputs.get("Choices"), list) else []
+        for choice in choices:
+            if isinstance(choice, dict) and isinstance(choice.get("NextStep"), str) and choice["NextStep"]:
+                edges.append(("branch", choice["NextStep"]))
+        if isinstance(inputs.get("Default"), str) and inputs["Default"]:
+            edges.append(("branch", inputs["Default"]))
+        elif not end:
             edges.append(("next", nxt or following))
-    elif is_end and not nxt:
+    elif end and not nxt:
         edges.append(("next", None))
     else:
         edges.append(("next", nxt or following))
+    inner = inner_steps(step)
+    if inner and isinstance(inner[0], dict) and step_name(inner[0]):
+        edges.append(("loop", step_name(inner[0])))
     on_failure = step.get("onFailure", "Abort")
     if isinstance(on_failure, str) and on_failure.startswith("step:"):
         edges.append(("failure", on_failure[5:]))
     elif on_failure == "Continue":
-        edges.append(("failure", nxt or (None if is_end else following)))
+        edges.append(("failure", nxt or (None if end else following)))
     else:
         edges.append(("failure", None))
     on_cancel = step.get("onCancel")

@@ -10,6 +10,7 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import java_regex
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 
@@ -54,11 +55,11 @@ def _as_wire_values(name, spec, value):
     if ptype in ("StringList",) or ptype.startswith("List<"):
         values = value if isinstance(value, list) else [value]
         out = [scalar_str(v) for v in values]
-        if "minItems" in spec and len(out) < int(spec["minItems"]):
+        if _limit(spec, "minItems") is not None and len(out) < _limit(spec, "minItems"):
             raise InvalidInput(
                 field, "has %d items; accepted: at least %s (%s)" % (len(out), spec["minItems"], _accepted(spec))
             )
-        if "maxItems" in spec and len(out) > int(spec["maxItems"]):
+        if _limit(spec, "maxItems") is not None and len(out) > _limit(spec, "maxItems"):
             raise InvalidInput(
                 field, "has %d items; accepted: at most %s (%s)" % (len(out), spec["maxItems"], _accepted(spec))
             )
@@ -80,11 +81,29 @@ def _as_wire_values(name, spec, value):
         if text.lower() not in ("true", "false"):
             raise InvalidInput(field, "%r is not a boolean; accepted: %s (true or false)" % (value, _accepted(spec)))
         text = text.lower()
-    if ptype == "String" and "maxChars" in spec and len(text) > int(spec["maxChars"]):
-        raise InvalidInput(
-            field, "is %d characters long; accepted: at most %s (%s)" % (len(text), spec["maxChars"], _accepted(spec))
-        )
+    if ptype == "String":
+        limit = _limit(spec, "maxChars")
+        if limit is not None and len(text) > limit:
+            raise InvalidInput(
+                field, "is %d characters long; accepted: at most %d (%s)" % (len(text), limit, _accepted(spec))
+            )
+        limit = _limit(spec, "minChars")
+        if limit is not None and len(text) < limit:
+            raise InvalidInput(
+                field, "is %d characters long; accepted: at least %d (%s)" % (len(text), limit, _accepted(spec))
+            )
     return [text]
+
+
+def _limit(spec, key):
+    """An integer limit (minChars, maxChars, minItems, maxItems), also written as a string; None when absent."""
+    value = spec.get(key)
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def check_parameters(doc, parameters):
@@ -122,9 +141,9 @@ def check_parameters(doc, parameters):
         pattern = spec.get("allowedPattern")
         if pattern is not None:
             try:
-                compiled = re.compile(pattern)
-            except (re.error, TypeError):
-                compiled = None  # not a Python regex; SSM itself checks it
+                compiled = java_regex.compile_java(pattern)
+            except java_regex.JavaRegexError:
+                compiled = None  # a construct not modelled here: SSM itself checks it (the other checks still ran)
             if compiled is not None:
                 for v in values:
                     if not compiled.search(v):

@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - older Pythons
     import sre_constants  # pylint: disable=deprecated-module
     import sre_parse  # pylint: disable=deprecated-module
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import java_regex
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.spec import SAFE_VALUE_CHARS
 
 
@@ -93,12 +94,13 @@ def _anchored(items):
 
 
 def is_strict_pattern(pattern):
-    """True when ``pattern`` is anchored at both ends and admits only :data:`SAFE_VALUE_CHARS`."""
+    """True when ``pattern`` (a Java regex, translated) is anchored at both ends and admits only
+    :data:`SAFE_VALUE_CHARS`."""
     if not isinstance(pattern, str):
         return False
     try:
-        parsed = sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError):
+        parsed = sre_parse.parse(java_regex.translate(pattern, plain_anchors=True), re.ASCII)
+    except (java_regex.JavaRegexError, re.error, RecursionError, OverflowError):
         return False
     items = list(parsed)
     return _anchored(items) and _items_are_safe(items)

@@ -36,23 +36,35 @@ def unknown(ctx):
         if "." in ref:
             sname, oname = ref.split(".", 1)
             if sname in step_outputs:
-                declared, known = step_outputs[sname]
-                if oname in declared or not known:
-                    continue
-                ctx.add(
-                    "error",
-                    step,
-                    path,
-                    "{{ %s }}: step %s declares no output %s (declared: %s)"
-                    % (ref, sname, oname, ", ".join(sorted(declared)) or "none"),
-                )
-                continue
+                continue  # a step's output: ref.undeclared-output checks the output name
         ctx.add(
             "error",
             step,
             path,
             "{{ %s }} is not a declared parameter, a step output (Step.Output) or an automation variable "
             "(automation:EXECUTION_ID, global:ACCOUNT_ID, global:REGION, ...)" % ref,
+        )
+
+
+def undeclared_output(ctx):
+    """A warning: AWS accepts a reference to an output the step does not declare (AWS-owned runbooks have some,
+    e.g. an aws:invokeLambdaFunction's OutputPayload); whether it resolves at run time is not documented."""
+    step_outputs = ctx.step_outputs
+    for ref, step, path in ctx.references:
+        if ref in ctx.params or "." not in ref:
+            continue
+        sname, oname = ref.split(".", 1)
+        if sname not in step_outputs:
+            continue
+        declared, known = step_outputs[sname]
+        if oname in declared or not known:
+            continue
+        ctx.add(
+            "warning",
+            step,
+            path,
+            "{{ %s }}: step %s declares no output %s (declared: %s); the reference may not resolve at run time"
+            % (ref, sname, oname, ", ".join(sorted(declared)) or "none"),
         )
 
 
@@ -80,9 +92,9 @@ def unused_parameter(ctx):
 
 def _run_command_lines(ctx):
     """(step name, [(path, line)]) of each aws:runCommand step."""
-    for i, step, sname in ctx.step_dicts:
+    for path, step, sname in ctx.step_dicts:
         if step.get("action") == "aws:runCommand":
-            yield sname, [("mainSteps[%d].%s" % (i, cpath), line) for cpath, line in command_lines(step)]
+            yield sname, [("%s.%s" % (path, cpath), line) for cpath, line in command_lines(step)]
 
 
 def command_injection(ctx):
@@ -150,9 +162,9 @@ def output_in_command(ctx):
 
 
 def _run_command_steps(ctx):
-    for i, step, sname in ctx.step_dicts:
+    for path, step, sname in ctx.step_dicts:
         if step.get("action") == "aws:runCommand":
-            yield i, step, sname, step.get("inputs") if isinstance(step.get("inputs"), dict) else {}
+            yield path, step, sname, step.get("inputs") if isinstance(step.get("inputs"), dict) else {}
 
 
 def no_timeout(ctx):
@@ -161,7 +173,7 @@ def no_timeout(ctx):
             ctx.add(
                 "warning",
                 sname,
-                "mainSteps[%d].timeoutSeconds" % i,
+                "%s.timeoutSeconds" % i,
                 "runCommand step %s has no timeoutSeconds: a stopped or unmanaged target keeps the execution "
                 "InProgress for a long time instead of failing the step" % sname,
             )
@@ -175,7 +187,7 @@ def powershell_chcp(ctx):
                 ctx.add(
                     "warning",
                     sname,
-                    "mainSteps[%d].inputs.Parameters.commands" % i,
+                    "%s.inputs.Parameters.commands" % i,
                     "PowerShell step %s does not run 'chcp 65001' first: non-ASCII output (e.g. Japanese) comes "
                     "back garbled" % sname,
                 )
@@ -186,7 +198,7 @@ def output_cap(ctx):
     for i, step, sname, _inputs in _run_command_steps(ctx):
         for j, out in enumerate(step.get("outputs") or []):
             if isinstance(out, dict) and "Output" in str(out.get("Selector", "")):
-                capped.append((sname, "mainSteps[%d].outputs[%d].Selector" % (i, j)))
+                capped.append((sname, "%s.outputs[%d].Selector" % (i, j)))
     if capped:
         ctx.add(
             "info",

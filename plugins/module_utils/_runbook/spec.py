@@ -46,6 +46,7 @@ PARAMETER_KEYS = frozenset(
         "minItems",
         "maxItems",
         "maxChars",
+        "minChars",
     ]
 )
 BASIC_TYPES = ("String", "StringList", "Integer", "Boolean", "MapList", "StringMap")
@@ -86,7 +87,12 @@ ACTIONS = {
         "builtin_outputs": ["StatusCode", "FunctionError", "LogResult", "Payload"],
     },
     "aws:invokeWebhook": {"required": ["IntegrationName"], "builtin_outputs": ["Response", "ResponseCode"]},
-    "aws:loop": {"required": ["Iterators", "Steps"], "builtin_outputs": ["CurrentIteration", "CurrentIteratorValue"]},
+    # "When using an aws:loop action, only specify either the Iterators or LoopCondition input parameter"
+    # (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-loop.html).
+    "aws:loop": {
+        "required": ["Steps", ("Iterators", "LoopCondition")],
+        "builtin_outputs": ["CurrentIteration", "CurrentIteratorValue"],
+    },
     "aws:pause": {"required": []},
     "aws:runCommand": {
         "required": ["DocumentName", ("InstanceIds", "Targets")],
@@ -136,3 +142,38 @@ SAFE_VALUE_FORM = "letters, digits, space and _ . : / = @ + , -"
 INTERPOLATED_UNSAFE_TYPES = ("String", "StringList", "MapList", "StringMap")
 
 SEVERITIES = ("error", "warning", "info")
+
+# Actions that only AWS-owned runbooks use (not in the Automation actions reference): AWS runs them in its own
+# documents; whether it accepts them in a customer's document is not documented, so they are a warning.
+INTERNAL_ACTIONS = frozenset(
+    ["aws:installDistributorPackageOnAzure", "aws:putServerUpgradeMetrics", "aws:shareSQLMedia"]
+)
+
+# Type coercion as AWS reads step properties: AWS-owned runbooks write isEnd: "true", isCritical: "false",
+# timeoutSeconds: "600", maxAttempts: "3", and AWS accepts them.
+_TRUE = ("true",)
+_FALSE = ("false",)
+
+
+def as_bool(value):
+    """True/False for a boolean or the strings true/false (any case); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    return None
+
+
+def as_int(value):
+    """The integer of an int or a string of digits; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.match(r"^\s*[0-9]+\s*$", value):
+        return int(value.strip())
+    return None
+
+
+def is_end(step):
+    return as_bool(step.get("isEnd")) is True
