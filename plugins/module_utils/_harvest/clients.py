@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import threading
 import time
 
@@ -21,6 +22,7 @@ try:
     import botocore.credentials
     import botocore.exceptions
     import botocore.session
+    import botocore.utils
 except ImportError:  # pragma: no cover - the modules report missing boto3 through AnsibleAWSModule
     boto3 = None
     botocore = None
@@ -79,6 +81,35 @@ if boto3 is not None:
 
         def load(self):
             return self._credentials
+
+
+_LOCAL_ZONES = {}
+
+
+def local_timestamp(value):
+    """botocore's timestamp parser for the member clients: the same datetime's instant, local time and UTC offset,
+    for a few microseconds instead of about forty.
+
+    AWS's JSON protocols send timestamps as epoch seconds, and a GetAutomationExecution answer has two per step
+    plus the execution's own. botocore's default parser (``botocore.utils.parse_timestamp``) builds a ``dateutil``
+    ``tzlocal()`` for each and converts through it in Python. ``tzlocal`` gives the standard offset
+    (``time.timezone``) or, where the platform says the instant is in daylight saving time, the DST offset
+    (``time.altzone``); this takes the same offsets, as a fixed-offset ``datetime.timezone``, so every
+    ``isoformat()``, ``timestamp()`` and comparison of instants is unchanged. Anything but a number (an ISO 8601 or
+    RFC 822 string) goes to botocore's parser. Installed through the session's public ``response_parser_factory``
+    component (``set_parser_defaults(timestamp_parser=...)``), as the AWS CLI does for its own timestamp formats.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            dst = time.daylight and time.localtime(value).tm_isdst > 0
+            offset = -(time.altzone if dst else time.timezone)
+            zone = _LOCAL_ZONES.get(offset)
+            if zone is None:
+                zone = _LOCAL_ZONES[offset] = datetime.timezone(datetime.timedelta(seconds=offset))
+            return datetime.datetime.fromtimestamp(value, zone)
+        except (OSError, OverflowError, ValueError):
+            pass  # out of the platform's range: botocore knows the fallbacks
+    return botocore.utils.parse_timestamp(value)
 
 
 class AccountClient:
@@ -148,9 +179,15 @@ class ClientFactory:
         self.clock = clock
         base = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
         self.config = base.merge(config) if config is not None else base
+        # Member clients only send what the harvest built from AWS's own answers (execution ids, the
+        # ParentExecutionId filter): botocore's client-side validation of each request is skipped for them
+        # (Config(parameter_validation=False), public configuration); AWS still validates every request.
+        self.member_config = botocore.config.Config(parameter_validation=False).merge(self.config)
         self.pool_size = 10  # connections kept per member client; gather() raises it to its concurrency
         self._credentials = {}
         self._caller = None
+        self._member_session = None
+        self.thread_credentials = _ThreadCredentials(self._frozen)
         self._new_process_state()
 
     def _new_process_state(self):
@@ -160,16 +197,24 @@ class ClientFactory:
         self._account_locks = {}
         self._sts = None
         self._base_clients = {}
-        self._member_session = None
         self._member_clients = {}
         self._local = threading.local()
-        self.thread_credentials = _ThreadCredentials(self._frozen)
         self.assume_calls = 0
         self.clients_created = 0
 
     def after_fork(self):
-        """In a child process: new locks, no client (their connections belong to the parent); caches kept."""
+        """In a child process: new locks, no client (their connections belong to the parent); caches kept, and the
+        member session, whose loaded service models the child's clients then reuse instead of loading them again."""
+        self.thread_credentials.use(None)  # the forking thread's choice of account is not the child's
         self._new_process_state()
+
+    def prepare_member_clients(self, service, regions):
+        """Load ``service``'s model into the member session before worker processes are forked, so that each
+        worker creates its clients from the loaded model (a first client costs 70-110 ms of CPU, the next ones
+        about 5 ms). Creates no connection."""
+        if regions:
+            with self._lock:
+                self._member_boto3_session().client(service, **self._member_client_kwargs(sorted(regions)[0]))
 
     def _client_kwargs(self, region):
         kwargs = {"config": self.config}
@@ -275,7 +320,8 @@ class ClientFactory:
 
     # -- clients -----------------------------------------------------------------------------------------
     def _member_boto3_session(self):
-        """A session whose credentials are :attr:`thread_credentials`, with the caller's profile configuration."""
+        """A session whose credentials are :attr:`thread_credentials`, with the caller's profile configuration,
+        and the faster equivalent timestamp parser (:func:`local_timestamp`). Created once, kept across forks."""
         if self._member_session is None:
             core = botocore.session.Session()
             profile = self.session.profile_name
@@ -285,8 +331,16 @@ class ClientFactory:
                 "credential_provider",
                 botocore.credentials.CredentialResolver([_ThreadCredentialProvider(self.thread_credentials)]),
             )
+            core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=local_timestamp)
             self._member_session = boto3.session.Session(botocore_session=core)
         return self._member_session
+
+    def _member_client_kwargs(self, region):
+        kwargs = self._client_kwargs(region)
+        kwargs["config"] = botocore.config.Config(max_pool_connections=max(10, self.pool_size)).merge(
+            self.member_config
+        )
+        return kwargs
 
     def _member_client(self, service, region):
         """The client member accounts' calls go through: one per service and region, shared by every thread (boto3
@@ -305,11 +359,9 @@ class ClientFactory:
             with self._lock:
                 client = clients.get(key)
                 if client is None:
-                    kwargs = self._client_kwargs(region)
-                    kwargs["config"] = botocore.config.Config(max_pool_connections=max(10, self.pool_size)).merge(
-                        self.config
+                    client = clients[key] = self._member_boto3_session().client(
+                        service, **self._member_client_kwargs(region)
                     )
-                    client = clients[key] = self._member_boto3_session().client(service, **kwargs)
                     self.clients_created += 1
         return client
 

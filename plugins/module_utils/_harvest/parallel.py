@@ -101,6 +101,8 @@ def read_in_processes(factory, locations, work, workers, processes):
     threads and its own copy of ``factory``. Yields each record as it arrives, then each worker's AssumeRole count
     (an int). A location whose worker died before sending it is yielded as unreadable (``WorkerFailed``)."""
     context = multiprocessing.get_context("fork")
+    if hasattr(factory, "prepare_member_clients"):  # the workers inherit the loaded model instead of each loading it
+        factory.prepare_member_clients("ssm", {location["region"] for location in locations})
     groups = split_by_account(locations, processes)
     per_worker = max(1, -(-workers // len(groups)))
     alive = {}
