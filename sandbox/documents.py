@@ -15,6 +15,11 @@ import json
 
 from sandbox.server import AwsError, Call, PassThrough
 
+try:  # the declared parameters of AWS-owned Command documents: data the collection's linter ships
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils.command_documents import declared_parameters
+except ImportError:  # pragma: no cover - run from the repository root without the collections path
+    from plugins.module_utils.command_documents import declared_parameters
+
 _TIMEOUT_PATTERN = "([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)"
 _TIMEOUT_DESC = (
     "(Optional) The time in seconds for a command to {verb} before it is considered to have failed. "
@@ -80,6 +85,29 @@ AWS_DOCUMENTS = {
         "created": _dt.datetime(2015, 12, 15, 18, 50, 44, tzinfo=_dt.UTC),
     },
 }
+
+
+def check_command_parameters(document_name: str, parameters: dict) -> str | None:
+    """SendCommand's InvalidParameters message when ``parameters`` name one that the AWS-owned Command document does
+    not declare, or omit a required one; None when they fit (or the document is not in the collection's data).
+
+    The declarations are plugins/module_utils/command_documents.py (taken from AWS's own documents), the same data
+    the linter's schema.command-parameter rule reads.
+    """
+    declared = declared_parameters(document_name.rsplit("/", 1)[-1] if document_name else document_name)
+    if declared is None:
+        return None
+    unknown = sorted(k for k in parameters if k not in declared)
+    if unknown:
+        return "Parameter%s %s not defined in document %s." % (
+            "s" if len(unknown) > 1 else "",
+            ", ".join('"%s"' % k for k in unknown),
+            document_name,
+        )
+    missing = sorted(k for k, spec in declared.items() if spec["required"] and not parameters.get(k))
+    if missing:
+        return 'Parameter "%s" is required.' % missing[0]
+    return None
 
 
 def aws_document(name: str) -> dict | None:

@@ -30,6 +30,12 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.doc
     to_json,
     to_yaml,
 )
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.files import (  # noqa: F401
+    RUNBOOK_SUFFIXES,
+    expand_paths,
+    lint_file,
+    lint_paths,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.lint import (  # noqa: F401
     RULES,
     errors,

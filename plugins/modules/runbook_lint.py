@@ -23,6 +23,10 @@ description:
     C(timeoutSeconds), PowerShell without C(chcp 65001), the 2,500-character output cap)."
   - With O(checks), first renders the runbook from a list of checks, as the C(orgops.ssm_automation.runbook) role does,
     and returns it in RV(content).
+  - With O(paths), lints many files in one run (a whole repository of runbooks in CI) and returns RV(files), one entry
+    per file sorted by path, and RV(counts) summed over them.
+  - "Severity follows AWS: an error means AWS would reject the document or it certainly breaks at run time; risks are
+    warnings; C(safety.*) findings stay errors until waived one by one. See docs/runbooks.md in the collection."
   - Makes no AWS call. It accepts the common AWS options only so that C(module_defaults) for the
     C(group/orgops.ssm_automation.ssm_automation) action group apply cleanly; they are ignored.
 author:
@@ -31,7 +35,7 @@ options:
   content:
     description:
       - The runbook as a dict, or a YAML or JSON string.
-      - Exactly one of O(content), O(content_path) and O(checks) is required.
+      - Exactly one of O(content), O(content_path), O(checks) and O(paths) is required.
     type: raw
   content_path:
     description:
@@ -83,6 +87,23 @@ options:
         description:
           - Description of the check/skip parameter.
         type: str
+  paths:
+    description:
+      - Files, directories and globs to lint, each file on its own.
+      - A directory is searched recursively for C(*.json), C(*.yml) and C(*.yaml) files. A glob may use C(**) to
+        match any number of directories (for example C(runbooks/**/*.yml)); a directory it matches is searched too.
+      - Each file is linted once and reported with its path as given, or as found under a given directory. Relative
+        paths are relative to the module's working directory (where C(ansible-playbook) runs, with a local
+        connection).
+      - A file that does not parse, or that is not an Automation runbook (C(schemaVersion) other than C(0.3), such as
+        a Command document), gets one C(info) finding (C(file.unreadable), C(file.not-automation)) in its entry and
+        is not linted; it never fails the task by itself.
+      - An entry that names no file (a missing path, a glob that matches nothing) fails the task, naming it.
+      - O(fail_on) applies to the counts summed over every file; O(waivers) apply to every file.
+      - Mutually exclusive with O(content), O(content_path) and O(checks).
+    type: list
+    elements: str
+    version_added: 0.1.0
   name:
     description:
       - The runbook name, used in the rendered description. Required with O(checks).
@@ -144,6 +165,18 @@ EXAMPLES = r"""
         timeout: 60
   register: rendered
 
+- name: Lint every runbook of the repository in CI (one task, one result per file)
+  orgops.ssm_automation.runbook_lint:
+    paths:
+      - runbooks/
+      - roles/*/files/**/*.yml
+    waivers: [rule:operability.no-timeout]
+  register: lint_all
+
+- name: Show the files with errors
+  ansible.builtin.debug:
+    msg: "{{ lint_all.files | selectattr('counts.error') | map(attribute='path') | list }}"
+
 - name: Accept a reviewed free-text parameter
   orgops.ssm_automation.runbook_lint:
     content_path: runbooks/echo.yml
@@ -152,7 +185,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 findings:
-  description: Lint findings, errors first.
+  description: Lint findings, errors first (with O(paths), an empty list; see RV(files)).
   returned: always
   type: list
   elements: dict
@@ -177,25 +210,43 @@ findings:
       description: What is wrong and how to fix it.
       type: str
 counts:
-  description: Number of findings per severity.
+  description: Number of findings per severity (with O(paths), summed over every file).
   returned: always
   type: dict
   sample: {"error": 0, "warning": 1, "info": 1}
+files:
+  description: With O(paths), one entry per file linted, sorted by path.
+  returned: when O(paths) is given
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file, as given or as found under a given directory.
+      type: str
+      sample: runbooks/check-os.yml
+    findings:
+      description: The file's findings, errors first, in the same form as RV(findings).
+      type: list
+      elements: dict
+    counts:
+      description: The file's number of findings per severity.
+      type: dict
+      sample: {"error": 1, "warning": 0, "info": 0}
 content:
   description: The runbook linted (rendered, with O(checks)).
-  returned: always
+  returned: unless O(paths) is given
   type: dict
 content_yaml:
   description: RV(content) as YAML text.
-  returned: always
+  returned: unless O(paths) is given
   type: str
 content_hash:
   description: sha256 of the normalized content.
-  returned: always
+  returned: unless O(paths) is given
   type: str
 parameters:
   description: The runbook's declared parameters.
-  returned: always
+  returned: unless O(paths) is given
   type: list
   elements: dict
 """
@@ -224,6 +275,7 @@ def main():
         "content": {"type": "raw"},
         "content_path": {"type": "path"},
         "checks": {"type": "list", "elements": "dict", "options": check_spec},
+        "paths": {"type": "list", "elements": "str"},
         "name": {"type": "str"},
         "cross_platform": {"type": "bool", "default": True},
         "require_online": {"type": "bool", "default": True},
@@ -234,49 +286,57 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[["content", "content_path", "checks"]],
-        required_one_of=[["content", "content_path", "checks"]],
+        mutually_exclusive=[["content", "content_path", "checks", "paths"]],
+        required_one_of=[["content", "content_path", "checks", "paths"]],
         required_by={"checks": ["name"]},
     )
     if not runbook.HAS_YAML:
         module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
-    p = module.params
     try:
-        if p["checks"] is not None:
-            checks = [{k: v for k, v in c.items() if v is not None} for c in p["checks"]]
-            doc = runbook.render_checks(
-                p["name"], checks, p["cross_platform"], p["description"], require_online=p["require_online"]
-            )
-        else:
-            doc, _text, _fmt = documents.load_content(p["content"], p["content_path"])
+        result, failing = _run(module.params)
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
+    counts = result["counts"]
+    summary = "runbook lint: %d error(s), %d warning(s), %d info(s)" % (
+        counts["error"],
+        counts["warning"],
+        counts["info"],
+    )
+    if failing:
+        module.fail_json(msg="%s: %s" % (summary, "; ".join(failing)), **result)
+    module.exit_json(msg=summary, **result)
 
+
+def _run(p):
+    """(result, failing findings as text) for the module's parameters."""
+    severities = {"error": ("error",), "warning": ("error", "warning"), "never": ()}[p["fail_on"]]
+    if p["paths"] is not None:
+        files, counts = runbook.lint_paths(p["paths"], p["waivers"])
+        failing = [
+            "%s: %s" % (entry["path"], runbook.format_finding(x))
+            for entry in files
+            for x in entry["findings"]
+            if x["severity"] in severities
+        ]
+        return {"changed": False, "findings": [], "files": files, "counts": counts}, failing
+    if p["checks"] is not None:
+        checks = [{k: v for k, v in c.items() if v is not None} for c in p["checks"]]
+        doc = runbook.render_checks(
+            p["name"], checks, p["cross_platform"], p["description"], require_online=p["require_online"]
+        )
+    else:
+        doc, _text, _fmt = documents.load_content(p["content"], p["content_path"])
     findings = sorted(runbook.lint(doc, p["waivers"]), key=lambda x: _ORDER[x["severity"]])
-    counts = runbook.summarize(findings)
     result = {
         "changed": False,
         "findings": findings,
-        "counts": counts,
+        "counts": runbook.summarize(findings),
         "content": doc,
         "content_yaml": runbook.to_yaml(doc),
         "content_hash": runbook.content_hash(doc),
         "parameters": runbook.parameter_summary(doc),
     }
-    failing = {"error": ("error",), "warning": ("error", "warning"), "never": ()}[p["fail_on"]]
-    bad = [x for x in findings if x["severity"] in failing]
-    if bad:
-        module.fail_json(
-            msg="runbook lint: %d error(s), %d warning(s): %s"
-            % (counts["error"], counts["warning"], "; ".join(runbook.format_finding(x) for x in bad)),
-            **result,
-        )
-    result["msg"] = "runbook lint: %d error(s), %d warning(s), %d info(s)" % (
-        counts["error"],
-        counts["warning"],
-        counts["info"],
-    )
-    module.exit_json(**result)
+    return result, [runbook.format_finding(x) for x in findings if x["severity"] in severities]
 
 
 if __name__ == "__main__":

@@ -24,10 +24,25 @@ import yaml
 
 from .errors import StepFailure, invalid_params
 
+try:  # the collection's Java regex translator (plugins/module_utils/java_regex.py), the one the linter uses
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils import java_regex
+except ImportError:  # pragma: no cover - run from the repository root without the collections path
+    from plugins.module_utils import java_regex
+
 PARAM_TYPES = {"String", "StringList", "Integer", "Boolean", "MapList", "StringMap"}
 OUTPUT_TYPES = {"String", "StringList", "Integer", "Boolean", "MapList", "StringMap"}
 STEP_DEFAULTS = {"maxAttempts": 1, "onFailure": "Abort"}
 NOT_AVAILABLE = "No output available yet because the step is not successfully executed"
+
+
+def java_pattern(pattern: str):
+    """The compiled Java ``pattern`` (plugins/module_utils/java_regex.py), or None when it cannot be checked here."""
+    try:
+        return java_regex.compile_java(pattern)
+    except java_regex.JavaRegexError:
+        return None
+
+
 VAR_RE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 
@@ -181,11 +196,10 @@ def _check_allowed(name: str, spec: dict, value: Any) -> None:
             if shown not in allowed_str:
                 raise invalid_params(f'Parameter "{name}" has value "{shown}" not in {{{", ".join(allowed_str)}}}.')
     pattern = spec.get("allowedPattern")
-    if pattern is not None:
-        try:
-            rx = re.compile(pattern)
-        except re.error:
-            return
+    # allowedPattern is a Java regex: the collection's one translator reads it. A construct it does not model skips
+    # this pattern check only; the item and length checks below still run (issue 16).
+    rx = java_pattern(pattern) if pattern is not None else None
+    if rx is not None:
         for item in items:
             if isinstance(item, dict | list):
                 continue

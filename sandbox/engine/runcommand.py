@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.documents import check_command_parameters
+
 from . import paging, shell
 from .errors import error
 from .executions import new_id
@@ -282,6 +284,9 @@ class RunCommand:
                     f"Document {document_name} is not supported by the sandbox's Run Command (only AWS-RunShellScript and AWS-RunPowerShellScript are).",
                 )
             raise error("InvalidDocument", "Document with name " + document_name + " does not exist.")
+        problem = check_command_parameters(document_name, parameters)  # AWS's declared parameters (issue 16)
+        if problem:
+            raise error("InvalidParameters", problem)
         commands = parameters.get("commands")
         if not commands:
             raise error("InvalidParameters", 'Parameter "commands" is required.')

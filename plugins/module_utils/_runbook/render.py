@@ -164,11 +164,15 @@ def _command_step(name, document, commands, output, check, next_step):
         "Parameters": {"commands": commands},
         "InstanceIds": ["{{ InstanceId }}"],
     }
-    step["outputs"] = [{"Name": output, "Selector": "$.CommandPlugins[0].Output", "Type": "String"}]
+    # The aws:runCommand step's documented outputs are CommandId, Status, ResponseCode and Output
+    # (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-runcommand.html, "Output"); AWS's
+    # own runbooks select "$.Output". The seed's "$.CommandPlugins[0].Output" is not documented (issue 14 item 10).
+    step["outputs"] = [{"Name": output, "Selector": RUN_COMMAND_OUTPUT_SELECTOR, "Type": "String"}]
     return step
 
 
 ONLINE_STEP = "AssertOnline"
+RUN_COMMAND_OUTPUT_SELECTOR = "$.Output"
 
 
 def _instance_information():

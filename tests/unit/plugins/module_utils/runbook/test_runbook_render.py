@@ -118,7 +118,7 @@ def test_cross_platform_structure():
     assert _step(doc, "CheckHostnameWindows")["nextStep"] == "CheckNTPWindows"
     assert _step(doc, "CheckNTPWindows")["isEnd"] is True
     for step in doc["mainSteps"][3:]:
-        assert len(step["outputs"]) == 1 and step["outputs"][0]["Selector"] == "$.CommandPlugins[0].Output"
+        assert len(step["outputs"]) == 1 and step["outputs"][0]["Selector"] == "$.Output"
         if step["name"].endswith("Windows"):
             assert step["inputs"]["DocumentName"] == "AWS-RunPowerShellScript"
             assert step["inputs"]["Parameters"]["commands"][0] == "chcp 65001"
