@@ -193,7 +193,7 @@ records_written:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, report, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, validation
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import factory_from_connection
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     DEFAULT_READER_ROLE,
@@ -201,6 +201,11 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.com
     error_info,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.harvest import gather
+
+# The JSON Lines writer and the file check, not the report facade: every module_utils file imported here is shipped
+# in the module's AnsiballZ payload and compiled from source at each run, and the report renderers are not needed.
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.files import check_writable_file
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import JsonLinesWriter
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 
@@ -231,7 +236,7 @@ def main():
         if params["rate"] < 0:
             raise InvalidInput("rate", "must be 0 (unpaced) or a positive number of calls per second")
         if params["dest"]:
-            report.check_writable_file(params["dest"], "dest")
+            check_writable_file(params["dest"], "dest")
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
 
@@ -246,7 +251,7 @@ def main():
     )
     writer = None
     if params["dest"] and not module.check_mode:
-        writer = report.JsonLinesWriter(params["dest"])  # opened when the parent execution has been read
+        writer = JsonLinesWriter(params["dest"])  # opened when the parent execution has been read
 
     def on_header(header):
         writer.open()
