@@ -35,6 +35,11 @@ from typing import Any
 
 from sandbox.protocols import service_model
 
+try:  # the collection's Java regex translator (plugins/module_utils/java_regex.py)
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils import java_regex
+except ImportError:  # pragma: no cover - run from the repository root without the collections path
+    from plugins.module_utils import java_regex
+
 __all__ = ["assert_valid_output", "validate_error", "validate_input", "validate_output", "validation_message"]
 
 
@@ -313,9 +318,12 @@ class _InputRules:
 
 @functools.cache
 def _java_pattern(pattern: str) -> re.Pattern:
-    # Java's Unicode classes → Python's (a superset is fine for validation: \w covers \p{L}\p{N}_).
-    py = pattern.replace(r"\p{L}", r"\w").replace(r"\p{N}", r"\d").replace(r"\p{Z}", r"\s").replace(r"\p{M}", "")
-    return re.compile(py)
+    # The models' patterns are Java regexes: the collection's one translator reads them (issue 16).
+    try:
+        return java_regex.compile_java(pattern)
+    except java_regex.JavaRegexError:  # a construct it does not model: the old approximation
+        py = pattern.replace(r"\p{L}", r"\w").replace(r"\p{N}", r"\d").replace(r"\p{Z}", r"\s").replace(r"\p{M}", "")
+        return re.compile(py)
 
 
 def _render(value: Any) -> str:
