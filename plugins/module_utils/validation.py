@@ -41,6 +41,10 @@ ASSUME_ROLE_TEMPLATE_RE = re.compile(r"^\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}$")
 # CloudFormation: StackSetName (also a stack name), TemplateURL.
 STACK_SET_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 TEMPLATE_URL_RE = re.compile(r"^https://\S+$")
+# Tag keys and values the roles accept for targeting (EC2 / SSM Tag data type, restricted to the characters AWS
+# documents for tags and nothing a shell would interpret: no newline, quote, semicolon, $, `, | or &).
+SAFE_TAG_KEY_RE = re.compile(r"^[\w .:/=+@-]{1,128}$")
+SAFE_TAG_VALUE_RE = re.compile(r"^[\w .:/=+@-]{0,256}$")
 
 ACCOUNT_FORM = "a 12-digit AWS account id, such as 123456789012"
 OU_FORM = "an OU id (ou-xxxx-xxxxxxxx, pattern ^ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$) or a root id (r-xxxx)"
@@ -49,6 +53,8 @@ REGION_FORM = "an AWS region name such as eu-west-1 or ap-northeast-1"
 MAX_CONCURRENCY_FORM = "a positive number (10) or a percentage from 1% to 100%"
 MAX_ERRORS_FORM = "a number (0, 10) or a percentage from 0% to 100%"
 ROLE_NAME_FORM = "an IAM role name of 1-64 characters from [A-Za-z0-9+=,.@_-]"
+TAG_KEY_FORM = "a tag key of 1-128 letters, digits, spaces and _ . : / = + - @"
+TAG_VALUE_FORM = "a tag value of 0-256 letters, digits, spaces and _ . : / = + - @"
 
 # Regions from botocore's endpoint data are preferred (see known_regions); this list is the floor.
 _FALLBACK_REGIONS = frozenset(

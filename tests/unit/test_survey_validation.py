@@ -1,25 +1,22 @@
-"""Survey and role inputs are checked by the roles themselves, before any AWS call.
+"""Survey and role inputs are checked before any AWS call, by the collection's one set of rules.
 
-The run_automation role's validate tasks hold the AWS input forms as regular expressions (roles/run_automation/
-vars/main.yml); they must stay the patterns of plugins/module_utils/validation.py and automation.py. Then the
-check_os playbook, run with only its always-tagged validation (no AWS endpoint at all), must reject every free-text
-survey field carrying shell metacharacters, naming the variable, and accept good values.
+The roles hold no copy of a pattern: they call orgops.ssm_automation.check_inputs (module_utils/inputs.py, on the
+patterns of validation.py). The check_os playbook, run with only its always-tagged validation (no AWS endpoint at
+all), must reject every free-text survey field carrying shell metacharacters, naming the variable, and accept good
+values.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
-import yaml
 from support.ansible_run import run_playbook
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import validation
 
 REPO = Path(__file__).resolve().parents[2]
-ROLE_VARS = yaml.safe_load((REPO / "roles" / "run_automation" / "vars" / "main.yml").read_text())
 SURVEY = json.loads((REPO / "awx" / "survey.json").read_text())
 PLAYBOOK = REPO / "playbooks" / "check_os.yml"
 GOOD = {
@@ -32,19 +29,6 @@ GOOD = {
     "check_os_required_steps": ["CheckHostname"],
     "check_os_execution_id": "",
 }
-
-
-def test_role_patterns_are_the_collections_patterns():
-    assert ROLE_VARS["_run_automation_re_account"] == validation.ACCOUNT_ID_RE.pattern
-    assert ROLE_VARS["_run_automation_re_ou"] == validation.OU_ID_RE.pattern
-    assert ROLE_VARS["_run_automation_re_root"] == validation.ROOT_ID_RE.pattern
-    assert ROLE_VARS["_run_automation_re_region"] == validation.REGION_RE.pattern
-    assert ROLE_VARS["_run_automation_re_max_concurrency"] == validation.MAX_CONCURRENCY_RE.pattern
-    assert ROLE_VARS["_run_automation_re_max_errors"] == validation.MAX_ERRORS_RE.pattern
-    assert ROLE_VARS["_run_automation_re_role_name"] == validation.ROLE_NAME_RE.pattern
-    assert ROLE_VARS["_run_automation_re_execution_id"] == automation.EXECUTION_ID_RE.pattern
-    assert set(ROLE_VARS["_run_automation_terminal_statuses"]) == set(automation.TERMINAL_STATUSES)
-    assert set(ROLE_VARS["_run_automation_ok_statuses"]) == set(automation.SUCCESS_STATUSES)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +47,8 @@ def test_role_patterns_are_the_collections_patterns():
     ],
 )
 def test_tag_pattern_admits_aws_tag_characters_only(value, ok):
-    assert bool(re.match(ROLE_VARS["_run_automation_re_tag_key"], value)) is ok
+    assert bool(validation.SAFE_TAG_KEY_RE.match(value)) is ok
+    assert bool(validation.SAFE_TAG_VALUE_RE.match(value)) is ok
 
 
 def run_validation(tmp_path: Path, extra: dict):

@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright: orgops.ssm_automation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pass/fail verdict of a run: one function, a table of rules, pure Python (no Ansible, no AWS).
+
+The run_automation role applies it last, through the ``orgops.ssm_automation.run_policy`` module, after the reports
+and the AWX artifacts are written. The verdict is computed from the harvest's ``summary`` (what
+``automation_execution_info`` returns) and from how the wait ended.
+
+How it is built, so that a new rule is data, not a new branch:
+
+- :data:`LOCATION_OUTCOMES` says how a location with no instance to count weighs, by its status: a location whose
+  targets matched nothing (``NoTargets``) passes; one the run never started (``NeverStarted``) or AWS never reported
+  (``NotReported``) counts as one failed target. The harvest's ``summary.lost_locations`` counts the other lost
+  locations (could not run, could not be read); a status listed here must not be counted there too.
+- :func:`facts` turns a summary into numbers (instances, successes, lost locations, failed, percentage).
+- :data:`RULES` is the list of rules, ``(name, function)``; each function takes ``(facts, settings, summary,
+  wait)`` and returns the reason it is broken (one sentence), or None. :func:`verdict` runs them all, in order,
+  and lists every broken rule. A new rule (compliance thresholds, "no instance matched the targets") is one
+  function and one row; a rule that a setting turns on reads that setting and returns None when it is off.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES
+
+PASSES = "passes"
+FAILS = "fails"
+
+# Location statuses that are not AutomationExecutionStatus values: the harvest's own, for a targeted location that
+# AWS's answer does not explain.
+LOCATION_OUTCOMES = {
+    "NoTargets": PASSES,
+    "NeverStarted": FAILS,
+    "NotReported": FAILS,
+}
+
+DEFAULT_SETTINGS = {
+    "max_failed_percent": 0,
+    "required_steps": [],
+    "fail_on_timeout": True,
+    "wait_timeout": None,
+    "execution_id": "",
+    # the variable names messages use: {run_automation variable: the variable the user set}
+    "field_aliases": {},
+}
+
+
+def facts(summary, location_outcomes=None):
+    """The numbers the rules judge: ``instances``, ``succeeded``, ``lost_locations``, ``failed``, ``denominator``,
+    ``failed_percent`` (exact) and ``failed_percent_rounded`` (one decimal)."""
+    outcomes = LOCATION_OUTCOMES if location_outcomes is None else location_outcomes
+    summary = summary or {}
+    total = int(summary.get("instances") or 0)
+    by_status = summary.get("instances_by_status") or {}
+    succeeded = sum(int(n) for status, n in by_status.items() if status in SUCCESS_STATUSES)
+    if summary.get("lost_locations") is not None:
+        lost = int(summary["lost_locations"])
+    else:  # an older summary: the lost locations are the failures without an instance (capped list)
+        lost = len([f for f in summary.get("failures") or [] if f.get("instance_id") is None])
+    by_location = summary.get("locations_by_status") or {}
+    lost += sum(int(n) for status, n in by_location.items() if outcomes.get(status) == FAILS)
+    failed = total - succeeded + lost
+    denominator = max(total + lost, 1)
+    percent = 100.0 * failed / denominator
+    return {
+        "instances": total,
+        "succeeded": succeeded,
+        "lost_locations": lost,
+        "failed": failed,
+        "denominator": denominator,
+        "failed_percent": percent,
+        "failed_percent_rounded": round(percent, 1),
+        "passed_locations": sum(int(n) for status, n in by_location.items() if outcomes.get(status) == PASSES),
+    }
+
+
+def _name(settings, variable):
+    return (settings.get("field_aliases") or {}).get(variable) or variable
+
+
+def rule_failed_percent(f, settings, summary, wait):
+    limit = int(settings.get("max_failed_percent") or 0)
+    if f["failed_percent"] <= limit:
+        return None
+    return "%d of %d instance(s) did not succeed (%.1f%% > %s %d%%)" % (
+        f["failed"],
+        f["denominator"],
+        f["failed_percent"],
+        _name(settings, "run_automation_max_failed_percent"),
+        limit,
+    )
+
+
+def rule_required_steps(f, settings, summary, wait):
+    required = list(settings.get("required_steps") or [])
+    step_failures = (summary or {}).get("step_failures") or {}
+    broken = [(step, counts) for step, counts in step_failures.items() if step in required]
+    if not broken:
+        return None
+    count = sum(int(n) for _, counts in broken for n in counts.values())
+    example = next((x for x in (summary or {}).get("failures") or [] if x.get("step_name") in required), None)
+    detail = ""
+    if example:
+        detail = " (e.g. %s %s in %s/%s: %s)" % (
+            example.get("step_name"),
+            example.get("status"),
+            example.get("account"),
+            example.get("region"),
+            example.get("instance_id"),
+        )
+    return "required step(s) %s did not succeed on %d instance(s)%s" % (
+        ", ".join(step for step, _ in broken),
+        count,
+        detail,
+    )
+
+
+def rule_timeout(f, settings, summary, wait):
+    if not (settings.get("fail_on_timeout") and (wait or {}).get("timed_out")):
+        return None
+    return "the run was still going after %ss (%s); re-attach with -e automation_execution_id=%s" % (
+        settings.get("wait_timeout"),
+        wait.get("progress") or "",
+        settings.get("execution_id") or "",
+    )
+
+
+def rule_progress_error(f, settings, summary, wait):
+    error = (wait or {}).get("error") or ""
+    if not error:
+        return None
+    return "progress could not be read: %s; re-attach with -e automation_execution_id=%s" % (
+        error,
+        settings.get("execution_id") or "",
+    )
+
+
+RULES = [
+    ("max_failed_percent", rule_failed_percent),
+    ("required_steps", rule_required_steps),
+    ("fail_on_timeout", rule_timeout),
+    ("progress", rule_progress_error),
+]
+
+
+def verdict(summary, settings=None, wait=None, rules=None, location_outcomes=None):
+    """Judge a run. Returns ``{"passed", "reasons", "broken_rules", "failed_percent", "facts", "msg"}``.
+
+    ``settings`` (see :data:`DEFAULT_SETTINGS`): ``max_failed_percent``, ``required_steps``, ``fail_on_timeout``,
+    ``wait_timeout``, ``execution_id``, ``field_aliases``. ``wait``: ``timed_out``, ``progress``, ``error`` (how
+    the wait ended). ``rules`` defaults to :data:`RULES`.
+    """
+    s = dict(DEFAULT_SETTINGS)
+    s.update(settings or {})
+    f = facts(summary, location_outcomes)
+    reasons = []
+    broken = []
+    for name, rule in RULES if rules is None else rules:
+        reason = rule(f, s, summary or {}, wait or {})
+        if reason:
+            broken.append(name)
+            reasons.append(reason)
+    execution_id = s.get("execution_id") or ""
+    if reasons:
+        msg = "Policy failed for automation %s: %s" % (execution_id, "; ".join(reasons))
+    else:
+        msg = "Policy passed for automation %s: %s%% not successful (max %s%%), required steps %s ok." % (
+            execution_id,
+            f["failed_percent_rounded"],
+            int(s.get("max_failed_percent") or 0),
+            ", ".join(s.get("required_steps") or []) or "none",
+        )
+    return {
+        "passed": not reasons,
+        "reasons": reasons,
+        "broken_rules": broken,
+        "failed_percent": f["failed_percent_rounded"],
+        "facts": f,
+        "msg": msg,
+    }

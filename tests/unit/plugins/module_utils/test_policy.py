@@ -1,0 +1,150 @@
+"""The pass/fail verdict (module_utils/policy.py): the rules run_automation applies last, tested without a playbook."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import policy
+
+EXEC = "4f7c5a31-0d3e-4b5b-9a57-5a4f3c2b1a00"
+
+
+def summary(by_status=None, lost=0, locations=None, step_failures=None, failures=None):
+    by_status = by_status or {}
+    return {
+        "instances": sum(by_status.values()),
+        "instances_by_status": by_status,
+        "lost_locations": lost,
+        "locations_by_status": locations or {},
+        "step_failures": step_failures or {},
+        "failures": failures or [],
+    }
+
+
+def judge(s, wait=None, **settings):
+    return policy.verdict(s, dict({"execution_id": EXEC}, **settings), wait)
+
+
+def test_every_instance_succeeded_passes_with_the_summary_line():
+    v = judge(summary({"Success": 9, "CompletedWithSuccess": 1}))
+    assert v["passed"] and v["reasons"] == [] and v["broken_rules"] == []
+    assert v["failed_percent"] == 0.0
+    assert v["msg"] == f"Policy passed for automation {EXEC}: 0.0% not successful (max 0%), required steps none ok."
+
+
+def test_one_failed_instance_breaks_the_default_zero_percent():
+    v = judge(summary({"Success": 9, "Failed": 1}))
+    assert not v["passed"] and v["broken_rules"] == ["max_failed_percent"]
+    assert v["reasons"] == ["1 of 10 instance(s) did not succeed (10.0% > run_automation_max_failed_percent 0%)"]
+    assert v["msg"].startswith(f"Policy failed for automation {EXEC}: 1 of 10")
+
+
+@pytest.mark.parametrize(("limit", "passed"), [(9, False), (10, True), (100, True)])
+def test_the_limit_itself_passes(limit, passed):
+    assert judge(summary({"Success": 9, "TimedOut": 1}), max_failed_percent=limit)["passed"] is passed
+
+
+def test_a_lost_location_counts_as_one_failed_target_in_numerator_and_denominator():
+    f = policy.facts(summary({"Success": 3}, lost=1))
+    assert (f["failed"], f["denominator"], f["failed_percent"]) == (1, 4, 25.0)
+    assert judge(summary({"Success": 3}, lost=1), max_failed_percent=25)["passed"]
+    assert not judge(summary({"Success": 3}, lost=1), max_failed_percent=24)["passed"]
+
+
+def test_older_summary_without_lost_locations_counts_failures_without_instance():
+    s = summary({"Success": 1})
+    del s["lost_locations"]
+    s["failures"] = [{"instance_id": None, "status": "Failed"}, {"instance_id": "i-1", "status": "Failed"}]
+    assert policy.facts(s)["lost_locations"] == 1
+
+
+def test_no_instance_and_nothing_lost_is_zero_percent_not_a_division_by_zero():
+    v = judge(summary({}))
+    assert v["passed"] and v["facts"]["denominator"] == 1
+
+
+@pytest.mark.parametrize(("status", "lost"), [("NoTargets", 0), ("NeverStarted", 1), ("NotReported", 1)])
+def test_location_statuses_of_the_harvest_weigh_by_the_table(status, lost):
+    s = summary({"Success": 4}, locations={"Success": 2, status: 1})
+    f = policy.facts(s)
+    assert f["lost_locations"] == lost
+    assert judge(s)["passed"] is (lost == 0)
+    if status == "NoTargets":
+        assert f["passed_locations"] == 1
+
+
+def test_the_location_table_is_data():
+    s = summary({"Success": 4}, locations={"Quarantined": 2})
+    assert judge(s)["passed"]
+    v = policy.verdict(s, {}, location_outcomes={"Quarantined": policy.FAILS})
+    assert not v["passed"] and v["facts"]["lost_locations"] == 2
+
+
+def test_a_required_step_that_failed_names_it_with_an_example():
+    s = summary(
+        {"Success": 3, "Failed": 2},
+        step_failures={"CheckHostname": {"Failed": 1, "TimedOut": 1}, "CheckNTP": {"Failed": 1}},
+        failures=[
+            {"step_name": "CheckNTP", "status": "Failed", "account": "1", "region": "r", "instance_id": "i-0"},
+            {
+                "step_name": "CheckHostname",
+                "status": "TimedOut",
+                "account": "2",
+                "region": "eu-west-1",
+                "instance_id": "i-9",
+            },
+        ],
+    )
+    v = judge(s, max_failed_percent=100, required_steps=["CheckHostname", "CheckHostnameWindows"])
+    assert v["broken_rules"] == ["required_steps"]
+    assert v["reasons"] == [
+        "required step(s) CheckHostname did not succeed on 2 instance(s) (e.g. CheckHostname TimedOut in 2/eu-west-1: i-9)"
+    ]
+
+
+def test_a_required_step_that_succeeded_everywhere_passes_and_is_named():
+    v = judge(summary({"Success": 3}, step_failures={"CheckNTP": {"Failed": 1}}), max_failed_percent=100,
+              required_steps=["CheckHostname"])  # fmt: skip
+    assert v["passed"]
+    assert v["msg"].endswith("required steps CheckHostname ok.")
+
+
+def test_timeout_fails_only_with_fail_on_timeout():
+    wait = {"timed_out": True, "progress": "InProgress - 3/10 instances done"}
+    v = judge(summary({"Success": 3}), wait=wait, wait_timeout=60)
+    assert v["broken_rules"] == ["fail_on_timeout"]
+    assert v["reasons"] == [
+        f"the run was still going after 60s (InProgress - 3/10 instances done); re-attach with -e automation_execution_id={EXEC}"
+    ]
+    assert judge(summary({"Success": 3}), wait=wait, fail_on_timeout=False)["passed"]
+
+
+def test_an_unreadable_progress_fails_whatever_the_counts():
+    v = judge(summary({"Success": 3}), wait={"error": "endpoint unreachable"})
+    assert v["reasons"] == [
+        f"progress could not be read: endpoint unreachable; re-attach with -e automation_execution_id={EXEC}"
+    ]
+
+
+def test_every_broken_rule_is_listed_in_order():
+    s = summary({"Failed": 1}, step_failures={"A": {"Failed": 1}})
+    v = judge(s, required_steps=["A"], wait={"timed_out": True, "error": "x"})
+    assert v["broken_rules"] == ["max_failed_percent", "required_steps", "fail_on_timeout", "progress"]
+    assert v["msg"].count("; ") >= 3
+
+
+def test_messages_name_the_wrapping_roles_variable():
+    v = judge(
+        summary({"Failed": 1}), field_aliases={"run_automation_max_failed_percent": "check_os_max_failed_percent"}
+    )
+    assert "check_os_max_failed_percent 0%" in v["reasons"][0]
+
+
+def test_a_new_rule_is_one_function_and_one_row():
+    def no_instances(f, settings, summary, wait):
+        return "no instance matched the targets" if f["instances"] == 0 else None
+
+    rules = [*policy.RULES, ("no_instances", no_instances)]
+    v = policy.verdict(summary({}), {}, rules=rules)
+    assert v["broken_rules"] == ["no_instances"]
+    assert policy.verdict(summary({"Success": 1}), {}, rules=rules)["passed"]
