@@ -37,8 +37,9 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils import (
     stack_set,
     validation,
 )
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._runbook.spec import STEP_NAME_RE  # the lint's rule
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.report import FORMATS
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.runbook import ONLINE_STEP, STEP_NAME_RE
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.runbook import ONLINE_STEP
 
 PREFIX = "Invalid input, nothing was sent to AWS."
 # Ansible's own truth values (ansible.module_utils.parsing.convert_bool), for survey answers given as text.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -35,7 +36,7 @@ ARTIFACT_KEYS = {
 }
 
 
-def run_job(sandbox: SandboxHandle, workdir: Path, extravars: dict, tags: str | None = None):
+def run_job(sandbox: SandboxHandle, workdir: Path, extravars: dict, tags: str | None = None, **runner_options):
     """What AWX does for a job: ansible-runner on the project's playbook, inventory and credential environment."""
     envvars = {
         **sandbox.env,
@@ -48,7 +49,8 @@ def run_job(sandbox: SandboxHandle, workdir: Path, extravars: dict, tags: str | 
         "ANSIBLE_NOCOLOR": "1",
     }
     (workdir / "runner").mkdir(parents=True, exist_ok=True)
-    return ansible_runner.run(
+    run = ansible_runner.run_async if runner_options.pop("run_async", False) else ansible_runner.run
+    return run(
         private_data_dir=str(workdir / "runner"),
         project_dir=str(REPO),
         playbook="playbooks/check_os.yml",
@@ -58,6 +60,7 @@ def run_job(sandbox: SandboxHandle, workdir: Path, extravars: dict, tags: str | 
         tags=tags,
         quiet=True,
         timeout=900,
+        **runner_options,
     )
 
 
@@ -178,3 +181,121 @@ def test_the_report_tag_alone_is_a_job_too(job, tmp_path):
     assert runner.status == "successful", runner.stdout.read()[-5000:]
     assert job["sandbox"].write_calls(since) == []
     assert artifacts(runner)["automation_execution_id"] == execution_id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cancelled and relaunched; launched twice at once
+# ---------------------------------------------------------------------------------------------------------------
+
+WAIT_TASK = "Wait for the automation to finish"
+
+
+def starts(sandbox: SandboxHandle, since: int) -> list[dict]:
+    return [r for r in sandbox.requests(since) if r["action"] == "StartAutomationExecution"]
+
+
+def parent_ids(sandbox: SandboxHandle) -> set[str]:
+    """Every parent (top-level) automation execution of the management account, in the run's region."""
+    ssm = sandbox.client("ssm", region="ap-northeast-1")
+    pages = ssm.get_paginator("describe_automation_executions").paginate()
+    return {
+        e["AutomationExecutionId"]
+        for page in pages
+        for e in page["AutomationExecutionMetadataList"]
+        if not e.get("ParentAutomationExecutionId")
+    }
+
+
+def parents_started(sandbox: SandboxHandle, before: set[str]) -> list[str]:
+    return sorted(parent_ids(sandbox) - before)
+
+
+def started_id(runner) -> str | None:
+    """The execution id the job's start task returned (None when it never got there)."""
+    for e in runner.events:
+        data = e.get("event_data") or {}
+        if e.get("event") == "runner_on_ok" and data.get("task") == "Start the automation":
+            return data["res"].get("automation_execution_id")
+    return None
+
+
+def assert_complete_report(runner, execution_id: str) -> dict:
+    """The job passed, on that execution, and its report directory holds every targeted instance, each file whole."""
+    assert runner.status == "successful", runner.stdout.read()[-5000:]
+    data = artifacts(runner)
+    assert data["automation_execution_id"] == execution_id
+    assert data["automation_timed_out"] is False
+    assert data["automation_instances"] == 15
+    run_dir = Path(data["automation_reports"]["json"]).parent
+    assert run_dir.name == execution_id
+    lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert [x["type"] for x in lines[:1]] == ["execution"] and lines[-1]["type"] == "summary"
+    assert [x["type"] for x in lines].count("execution") == 1 and [x["type"] for x in lines].count("summary") == 1
+    assert lines[0]["automation_execution_id"] == execution_id
+    assert lines[-1]["instances"] == 15 and sum(lines[-1]["instances_by_status"].values()) == 15
+    report = json.loads((run_dir / "automation-report.json").read_text())
+    instances = [i for loc in report["locations"] for i in loc["instances"]]
+    assert len(instances) == 15
+    assert report["summary"]["instances_by_status"] == lines[-1]["instances_by_status"]
+    leftovers = [p.name for p in run_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], leftovers
+    return data
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_job_cancelled_while_it_waits_is_relaunched_onto_the_same_execution(job, tmp_path, sig):
+    """AWX cancels a job by signalling ansible-playbook. Sent when the job's own event stream shows the wait task
+    starting (never after a sleep); the relaunch with the same idempotency key starts nothing, attaches to the same
+    execution and writes the complete report."""
+    sandbox = job["sandbox"]
+    key = f"cancel-{sig.name.lower()}-{tmp_path.name}"
+    answers = survey_answers(check_os_idempotency_key=key, check_os_deploy_roles=False)
+    since = sandbox.last_seq()
+    before = parent_ids(sandbox)
+    signalled = []
+
+    def on_event(event):
+        data = event.get("event_data") or {}
+        if (
+            not signalled
+            and event.get("event") == "playbook_on_task_start"
+            and data.get("task", "").startswith(WAIT_TASK)
+        ):
+            os.kill(event["pid"], sig)  # the ansible-playbook process that emitted the event
+            signalled.append(event["pid"])
+        return True
+
+    first = run_job(sandbox, tmp_path / "first", answers, event_handler=on_event)
+    assert signalled, "the job never reached the wait"
+    assert first.status == "failed", first.stdout.read()[-3000:]
+    execution_id = started_id(first)
+    assert execution_id and len(execution_id) == 36
+    assert not [e for e in first.events if e.get("event") == "playbook_on_stats"], "the job was not stopped"
+    assert len(starts(sandbox, since)) == 1
+
+    # the relaunch: same job template, same answers, same working directory (AWX's project checkout and reports)
+    second = run_job(sandbox, tmp_path / "first", answers)
+    assert_complete_report(second, execution_id)
+    assert started_id(second) == execution_id  # the start found the execution the cancelled job had started
+    assert len(starts(sandbox, since)) == 1, "the relaunch started a second execution"
+    assert parents_started(sandbox, before) == [execution_id]
+
+
+def test_two_jobs_launched_at_once_share_one_execution_and_whole_reports(job, tmp_path):
+    """Two launches of the same job with the same idempotency key, at the same time, into the same report directory:
+    one execution between them, and every report file whole at the end (each writer writes a temporary file and
+    renames it)."""
+    sandbox = job["sandbox"]
+    answers = survey_answers(check_os_idempotency_key=f"twice-{tmp_path.name}", check_os_deploy_roles=False)
+    before = parent_ids(sandbox)
+    workdir = tmp_path / "shared"
+    threads = [run_job(sandbox, workdir, answers, ident=name, run_async=True) for name in ("one", "two")]
+    for thread, _ in threads:
+        thread.join(timeout=900)
+    runners = [runner for _, runner in threads]
+    ids = {started_id(r) for r in runners}
+    assert len(ids) == 1 and None not in ids, ids
+    execution_id = ids.pop()
+    assert parents_started(sandbox, before) == [execution_id], "the two jobs started more than one execution"
+    for runner in runners:
+        assert_complete_report(runner, execution_id)
