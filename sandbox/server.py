@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox import protocols, trust
+from sandbox import fidelity, protocols, trust
 from sandbox.faults import Faults, FaultSpecError
 from sandbox.world import World, WorldError, load_world
 
@@ -43,6 +43,11 @@ READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Search", "Lookup", "Val
 READ_ACTIONS = frozenset(
     {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken", "DecodeAuthorizationMessage"}
 )
+
+# A request that fails the model's constraints, answered with the Coral message (fidelity.validation_message). JSON
+# services answer ValidationException and query services ValidationError (the services' "Common Errors" pages:
+# ValidationError, HTTP 400); EC2 answers InvalidParameterValue.
+VALIDATION_CODE = {"json": "ValidationException", "query": "ValidationError", "ec2": "InvalidParameterValue"}
 
 
 def is_write(action: str, method: str = "POST") -> bool:
@@ -540,6 +545,14 @@ class SandboxApp:
                         code = protocols.SERVER_ERRORS[status][p3]
                     return status, code, self._error(start_response, protocol, code, message, status, request_id)
 
+        # The front end's model checks, for every request of the json/query/ec2 protocols (moto-served or ours)
+        if not internal and action:
+            problems = self._model_problems(service, action, body, raw_params, protocol)
+            if problems:
+                code = VALIDATION_CODE[p3]
+                message = fidelity.validation_message(problems)
+                return 400, code, self._error(start_response, protocol, code, message, 400, request_id)
+
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = ident.account_id
@@ -651,6 +664,33 @@ class SandboxApp:
             except Exception:
                 log.exception("sandbox: after-hook for %s:%s failed", call.service, call.action)
 
+    def _model_problems(self, service: str, action: str, body: bytes, raw_params: dict, protocol: str) -> list[str]:
+        """What AWS's front end rejects in this request, from the pinned botocore model (``fidelity.validate_input``:
+        required members, types, enums, patterns, min/max of strings, numbers and lists). An operation the model
+        does not know, or a body that does not parse, is left to the handler or moto (which answer as before)."""
+        if protocol == "json":
+            try:
+                params = json.loads(body) if body else {}
+            except ValueError:
+                return []
+            if not isinstance(params, dict):
+                return []
+        elif protocol in ("query", "ec2"):
+            try:
+                if protocol == "ec2":
+                    shape = protocols.service_model(service).operation_model(action).input_shape
+                    params = _ec2_unflatten(raw_params, "", shape) if shape is not None else {}
+                else:
+                    params = self._nested_params(service, action, raw_params)
+            except Exception:  # noqa: BLE001 - an unknown operation, or a value that does not convert: moto answers
+                return []
+        else:
+            return []
+        try:
+            return fidelity.validate_input(service, action, params)
+        except Exception:  # noqa: BLE001 - an operation the model lacks (botocore.exceptions.OperationNotFoundError)
+            return []
+
     def _nested_params(self, service: str, action: str, raw: dict) -> dict:
         key = (service, action)
         shape = self._query_models.get(key)
@@ -663,6 +703,37 @@ class SandboxApp:
         if not shape:
             return dict(raw)
         return protocols.unflatten_query(raw, shape)
+
+
+def _ec2_unflatten(params: dict, prefix: str, shape) -> dict:
+    """EC2 query parameters as the nested dict of ``shape``: names are ``queryName`` or the capitalised
+    ``locationName`` (botocore's EC2Serializer), and lists are always flattened (``Filter.1.Value.1``)."""
+    out = {}
+    for name, member in shape.members.items():
+        ser = member.serialization
+        wire = ser.get("queryName") or (ser["name"][:1].upper() + ser["name"][1:] if "name" in ser else name)
+        value = _ec2_value(params, prefix + wire, member)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _ec2_value(params: dict, key: str, shape):
+    kind = shape.type_name
+    if kind == "structure":
+        return _ec2_unflatten(params, key + ".", shape) or None
+    if kind == "list":
+        items, i = [], 1
+        while True:
+            item = _ec2_value(params, f"{key}.{i}", shape.member)
+            if item is None:
+                break
+            items.append(item)
+            i += 1
+        return items or None
+    if key not in params:
+        return None
+    return protocols._scalar(params[key], shape)  # noqa: SLF001 - the same conversion as the query protocol
 
 
 def _proto3(protocol: str) -> str:

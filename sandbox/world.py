@@ -126,6 +126,9 @@ class World:
     management_secret_key: str = DEFAULT_MANAGEMENT_SECRET
     management_user: str = "sandbox-admin"
     feature_set: str = "ALL"
+    # Organizations Account objects carry the retired ``Status`` next to ``State`` (moto's default); False: only
+    # ``State``, as AWS answers once ``Status`` is retired (organizations model, ``Account.Status``: 2026-09-09).
+    legacy_account_status: bool = True
     automation_roles: dict = field(default_factory=dict)
     stacksets: dict = field(default_factory=dict)
     credentials: dict = field(default_factory=dict)
@@ -194,6 +197,7 @@ class World:
             "stacksets": self.stacksets,
             "credentials": self.credentials,
             "faults": self.faults,
+            "legacy_account_status": self.legacy_account_status,
         }
         return out
 
@@ -219,6 +223,7 @@ class World:
             stacksets=data.get("stacksets", {}),
             credentials=data.get("credentials", {}),
             faults=data.get("faults", []),
+            legacy_account_status=data.get("legacy_account_status", True),
         )
 
 
@@ -392,6 +397,7 @@ def _normalise(doc: dict, errors: list[str]) -> World:
         management_secret_key=creds.get("secret_access_key", DEFAULT_MANAGEMENT_SECRET),
         management_user=creds.get("user", "sandbox-admin"),
         feature_set=org.get("feature_set", "ALL"),
+        legacy_account_status=bool(org.get("legacy_account_status", True)),
         automation_roles=roles,
         stacksets=stacksets,
         credentials=dict(doc.get("credentials", {}) or {}),
