@@ -115,6 +115,9 @@ class Identity:
     session_token: str | None = None
     expires_at: float | None = None  # epoch seconds
     role_arn: str | None = None
+    # ("role", account, role name) / ("user", account, user name): whose identity policies judge the calls
+    # (sandbox/iam_enforcement.py); None: not judged (the world's static administrator credentials)
+    policy_source: tuple | None = None
 
 
 LOG_FIELDS = (
@@ -187,9 +190,10 @@ class Sandbox:
         self.app = SandboxApp(self)
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._clients_lock = threading.Lock()
-        from sandbox import documents, organizations, stacksets, sts
+        from sandbox import documents, iam_enforcement, organizations, stacksets, sts
 
         sts.install(self)
+        iam_enforcement.install(self)
         organizations.install(self)
         documents.install(self)
         self.stacksets = stacksets.install(self)
@@ -270,6 +274,23 @@ class Sandbox:
         return None
 
     # -- credentials ----------------------------------------------------------------------------------------------
+    def user_identity(self, access_key: str) -> Identity | None:
+        """The identity of an active access key of an IAM user created in the sandbox (iam:CreateAccessKey), judged
+        by that user's policies; looked up at every call, so a deleted or deactivated key stops working at once."""
+        from sandbox import iam_enforcement
+
+        found = iam_enforcement.user_identity(self, access_key)
+        if found is None:
+            return None
+        account, name, secret, user_id = found
+        return Identity(
+            account_id=account,
+            principal_arn=f"arn:aws:iam::{account}:user/{name}",
+            user_id=user_id,
+            secret_key=secret,
+            policy_source=("user", account, name),
+        )
+
     def add_identity(self, access_key: str, identity: Identity) -> None:
         self.identities[access_key] = identity
 
@@ -285,6 +306,7 @@ class Sandbox:
             session_token=secrets.token_urlsafe(96),
             expires_at=time.time() + duration,
             role_arn=role_arn,
+            policy_source=("role", account_id, role_arn.rsplit("/", 1)[-1]),
         )
         self.identities[access_key] = ident
         return access_key, ident
@@ -438,7 +460,7 @@ class SandboxApp:
         else:
             if not sb.ready.is_set():
                 sb.ready.wait(60)
-            ident = sb.identities.get(access_key)
+            ident = sb.identities.get(access_key) or sb.user_identity(access_key)
             if ident is None:
                 code, status, msg = protocols.INVALID_KEY[_proto3(protocol)]
                 return self._error(start_response, protocol, code, msg, status, request_id)
@@ -545,9 +567,19 @@ class SandboxApp:
                         code = protocols.SERVER_ERRORS[status][p3]
                     return status, code, self._error(start_response, protocol, code, message, status, request_id)
 
+        params = self._request_params(service, action, body, raw_params, protocol) if not internal and action else None
+        # The caller's identity policies: the action and the resource ARNs (sandbox/iam_enforcement.py)
+        if params is not None:
+            from sandbox import iam_enforcement
+
+            decision = iam_enforcement.check(sb, ident, service, action, params, region)
+            if decision is not None and not decision.allowed:
+                code, status = protocols.ACCESS_DENIED[p3]
+                message = decision.message(ident.principal_arn)
+                return status, code, self._error(start_response, protocol, code, message, status, request_id)
         # The front end's model checks, for every request of the json/query/ec2 protocols (moto-served or ours)
-        if not internal and action:
-            problems = self._model_problems(service, action, body, raw_params, protocol)
+        if params is not None:
+            problems = self._model_problems(service, action, params)
             if problems:
                 code = VALIDATION_CODE[p3]
                 message = fidelity.validation_message(problems)
@@ -664,28 +696,30 @@ class SandboxApp:
             except Exception:
                 log.exception("sandbox: after-hook for %s:%s failed", call.service, call.action)
 
-    def _model_problems(self, service: str, action: str, body: bytes, raw_params: dict, protocol: str) -> list[str]:
-        """What AWS's front end rejects in this request, from the pinned botocore model (``fidelity.validate_input``:
-        required members, types, enums, patterns, min/max of strings, numbers and lists). An operation the model
-        does not know, or a body that does not parse, is left to the handler or moto (which answer as before)."""
+    def _request_params(self, service: str, action: str, body: bytes, raw_params: dict, protocol: str) -> dict | None:
+        """The request's parameters as the nested dict of the operation's input shape (json/query/ec2 protocols);
+        None when the body does not parse or the protocol is not one of those (then moto or the handler answers)."""
         if protocol == "json":
             try:
                 params = json.loads(body) if body else {}
             except ValueError:
-                return []
-            if not isinstance(params, dict):
-                return []
-        elif protocol in ("query", "ec2"):
+                return None
+            return params if isinstance(params, dict) else None
+        if protocol in ("query", "ec2"):
             try:
                 if protocol == "ec2":
                     shape = protocols.service_model(service).operation_model(action).input_shape
-                    params = _ec2_unflatten(raw_params, "", shape) if shape is not None else {}
-                else:
-                    params = self._nested_params(service, action, raw_params)
+                    return _ec2_unflatten(raw_params, "", shape) if shape is not None else {}
+                return self._nested_params(service, action, raw_params)
             except Exception:  # noqa: BLE001 - an unknown operation, or a value that does not convert: moto answers
-                return []
-        else:
-            return []
+                return None
+        return None
+
+    @staticmethod
+    def _model_problems(service: str, action: str, params: dict) -> list[str]:
+        """What AWS's front end rejects in this request, from the pinned botocore model (``fidelity.validate_input``:
+        required members, types, enums, patterns, min/max of strings, numbers and lists). An operation the model
+        does not know is left to the handler or moto."""
         try:
             return fidelity.validate_input(service, action, params)
         except Exception:  # noqa: BLE001 - an operation the model lacks (botocore.exceptions.OperationNotFoundError)

@@ -104,6 +104,6 @@ def assume_role(sb, call: Call) -> dict:
 
 
 def get_caller_identity(sb, call: Call) -> dict:
-    ident = sb.identities.get(call.access_key)
+    ident = sb.identities.get(call.access_key) or sb.user_identity(call.access_key)
     user_id = ident.user_id if ident else call.account_id
     return {"UserId": user_id, "Account": call.account_id, "Arn": call.principal_arn}
