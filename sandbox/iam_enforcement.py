@@ -50,6 +50,7 @@ class Decision:
     reason: str  # "allowed by <policy>/<sid>", "explicitly denied by ...", "no identity-based policy allows ..."
     action: str = ""
     resources: tuple = ()
+    judged: tuple = ()  # every (action, resource ARNs) the request was judged on, for the request log
 
     def message(self, principal_arn: str) -> str:
         """AWS's AccessDenied message for this denial (IAM User Guide, "Troubleshoot access denied error messages")."""
@@ -312,6 +313,14 @@ def extra_checks(service: str, action: str, params: dict) -> list[tuple[str, lis
     return []
 
 
+def requested(service: str, action: str, params: dict, account: str, region: str) -> list[tuple[str, list[str]]]:
+    """Every (IAM action, resource ARNs) a request needs: its own, then the extra ones (``extra_checks``)."""
+    if (service, action) in NO_PERMISSION_NEEDED:
+        return []
+    wanted = [(f"{service}:{action}", resources(service, action, params, account, region))]
+    return wanted + extra_checks(service, action, params)
+
+
 def check(sb, ident, service: str, action: str, params: dict, region: str) -> Decision | None:
     """None when the caller is not judged; else the decision for the request and every extra permission it
     needs (the first denial wins)."""
@@ -328,12 +337,15 @@ def check(sb, ident, service: str, action: str, params: dict, region: str) -> De
         context["aws:principalorgid"] = org_id
     if (service, action) in NO_PERMISSION_NEEDED:
         return Decision(True, "no permission is needed", f"{service}:{action}", ("*",))
-    wanted = [(f"{service}:{action}", resources(service, action, params, ident.account_id, region))]
-    wanted += extra_checks(service, action, params)
+    wanted = requested(service, action, params, ident.account_id, region)
+    judged = tuple((a, tuple(arns)) for a, arns in wanted)
     last = None
     for full_action, arns in wanted:
-        last = evaluate(policies, full_action, arns, context)
-        last = Decision(last.allowed, last.reason, full_action, tuple(arns))
+        ctx = context
+        if full_action == "iam:PassRole":  # the service the role is passed to (IAM condition key iam:PassedToService)
+            ctx = {**context, "iam:passedtoservice": f"{service}.amazonaws.com"}
+        last = evaluate(policies, full_action, arns, ctx)
+        last = Decision(last.allowed, last.reason, full_action, tuple(arns), judged)
         if not last.allowed:
             return last
     return last

@@ -132,12 +132,14 @@ LOG_FIELDS = (
     "write",
     "principal",
     "duration_ms",
+    "resources",
 )
 
 
 class RequestLog:
     """Every served call: seq, time, account, region, service, action, status, error code, write flag, principal,
-    duration. Kept in memory as compact tuples with interned strings (the last ``capacity`` calls, default 200,000,
+    duration, and the (IAM action, resource ARNs) pairs IAM authorizes the call on (``resources``, see
+    sandbox/iam_enforcement.py; None when the request did not parse). Kept in memory as compact tuples with interned strings (the last ``capacity`` calls, default 200,000,
     world option ``options.request_log_capacity``); ``since(seq)`` returns the entries after ``seq`` as dicts.
     """
 
@@ -527,6 +529,7 @@ class SandboxApp:
                     is_write(action, method),
                     intern(ident.principal_arn),
                     round((time.monotonic() - t0) * 1000, 3),
+                    environ.get("sandbox.resources"),
                 )
 
     def _dispatch(
@@ -572,6 +575,8 @@ class SandboxApp:
         if params is not None:
             from sandbox import iam_enforcement
 
+            # the request log's ``resources``: what IAM authorizes the request on, [[action, [arns...]], ...]
+            environ["sandbox.resources"] = iam_enforcement.requested(service, action, params, ident.account_id, region)
             decision = iam_enforcement.check(sb, ident, service, action, params, region)
             if decision is not None and not decision.allowed:
                 code, status = protocols.ACCESS_DENIED[p3]
