@@ -162,6 +162,10 @@ def test_role_arn_principal_and_chaining(sandbox_factory):
     iam_mgmt.create_role(
         RoleName="Stranger", AssumeRolePolicyDocument=json.dumps(policy(allow({"AWS": f"arn:aws:iam::{MGMT}:root"})))
     )
+    # a cross-account assume needs the caller's own permission too (sandbox/iam_enforcement.py): both may try
+    may_assume = json.dumps(policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
+    for name in ("Hop", "Stranger"):
+        iam_mgmt.put_role_policy(RoleName=name, PolicyName="may-assume", PolicyDocument=may_assume)
     member_iam = sb.client("iam", account=PAYMENTS)
     member_iam.create_role(
         RoleName="OnlyHop",
@@ -239,3 +243,38 @@ def test_can_assume_for_the_ssm_service_in_process():
 
         moto_api_backend.reset()
         sb.stacksets.reset()
+
+
+def test_a_cross_account_assume_needs_the_callers_permission_too(sandbox_factory):
+    """AWS: a cross-account AssumeRole needs the trust policy AND the caller's identity policy (IAM User Guide,
+    "Cross-account policy evaluation logic"); trust alone is not enough."""
+    sb = sandbox_factory(name="trust-and-identity")
+    iam_mgmt = sb.client("iam")
+    iam_mgmt.create_role(
+        RoleName="Caller", AssumeRolePolicyDocument=json.dumps(policy(allow({"AWS": f"arn:aws:iam::{MGMT}:root"})))
+    )
+    caller = as_kw(
+        sts_as(sb).assume_role(RoleArn=f"arn:aws:iam::{MGMT}:role/Caller", RoleSessionName="cc")["Credentials"]
+    )
+    target = f"arn:aws:iam::{PAYMENTS}:role/OrganizationAccountAccessRole"
+    sb.client("iam", account=PAYMENTS).update_assume_role_policy(
+        RoleName="OrganizationAccountAccessRole",
+        PolicyDocument=json.dumps(policy(allow({"AWS": f"arn:aws:iam::{MGMT}:role/Caller"}))),
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        sts_as(sb, caller).assume_role(RoleArn=target, RoleSessionName="x1")
+    assert "because no identity-based policy allows the sts:AssumeRole action" in str(denied.value)
+    iam_mgmt.put_role_policy(
+        RoleName="Caller",
+        PolicyName="assume-one",
+        PolicyDocument=json.dumps(policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target})),
+    )
+    assert sts_as(sb, caller).assume_role(RoleArn=target, RoleSessionName="x2")["AssumedRoleUser"]
+    # the custom execution-role case of issue 14: permission on one role name does not cover another, even when
+    # that role trusts the caller
+    sb.client("iam", account=PAYMENTS).create_role(
+        RoleName="Other",
+        AssumeRolePolicyDocument=json.dumps(policy(allow({"AWS": f"arn:aws:iam::{MGMT}:role/Caller"}))),
+    )
+    with pytest.raises(botocore.exceptions.ClientError, match="no identity-based policy allows"):
+        sts_as(sb, caller).assume_role(RoleArn=f"arn:aws:iam::{PAYMENTS}:role/Other", RoleSessionName="x3")
