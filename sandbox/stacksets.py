@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from sandbox import orgtree, paging
 from sandbox.server import AwsError, Call
 
 log = logging.getLogger("sandbox.stacksets")
@@ -186,26 +187,15 @@ class StackSets:
         return self.sb.org_backend()
 
     def _accounts_under(self, ou_id: str) -> list[str]:
-        """Active accounts under an OU or root, at any depth, from moto's Organizations state, in creation order."""
+        """Active accounts under an OU or root, at any depth (sandbox.orgtree's walk), in creation order."""
         org = self._org()
         if org.org is None:
             return []
-        parents = {ou.id: ou.parent_id for ou in org.ou if getattr(ou, "type", "") != "ROOT"}
-        out = []
-        for acct in org.accounts:
-            if acct.status != "ACTIVE":
-                continue
-            node = acct.parent_id
-            while node is not None:
-                if node == ou_id:
-                    out.append(acct.id)
-                    break
-                node = parents.get(node)
-        return out
+        under = set(orgtree.accounts_under(ou_id, orgtree.moto_children(org)))
+        return [acct.id for acct in org.accounts if acct.id in under]
 
     def _ou_exists(self, ou_id: str) -> bool:
-        org = self._org()
-        return org.org is not None and any(ou.id == ou_id for ou in org.ou)
+        return orgtree.moto_node_exists(self._org(), ou_id)
 
     def _nearest_target(self, ss: StackSet, account: str) -> str | None:
         """The deepest targeted OU (or root) above ``account``, or None."""
@@ -986,16 +976,10 @@ def _op_summary(op: Operation) -> dict:
 
 
 def _page(call: Call, items: list) -> dict:
-    p = call.params
-    try:
-        start = int(p.get("NextToken") or 0)
-    except ValueError as exc:
-        raise _validation("Invalid NextToken") from exc
-    size = int(p.get("MaxResults") or 100)
-    out = {"Summaries": items[start : start + size]}
-    if start + size < len(items):
-        out["NextToken"] = str(start + size)
-    return out
+    page, token = paging.page(
+        items, [], call.params, "cfn", default_size=100, invalid=lambda: _validation("Invalid NextToken")
+    )
+    return paging.listing("Summaries", page, token)
 
 
 def install(sb) -> StackSets:

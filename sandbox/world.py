@@ -147,21 +147,16 @@ class World:
         return accounts, ous
 
     def descendants(self, parent_id: str, include_children: bool = True) -> list[str]:
-        """Account ids under an OU or the root (the root includes the management account), in world order.
+        """Account ids under an OU or the root (the root includes the management account), in sandbox.orgtree's
+        order (child OUs first, depth first; then the accounts directly under it).
 
         With ``include_children`` false, only the accounts directly under ``parent_id``.
         """
+        from sandbox import orgtree
+
         if parent_id not in self.ous and parent_id != self.root_id:
             return []
-        found: list[str] = []
-        todo = [parent_id]
-        while todo:
-            current = todo.pop(0)
-            accounts, ous = self.children(current)
-            found.extend(accounts)
-            if include_children:
-                todo.extend(ous)
-        return found
+        return orgtree.accounts_under(parent_id, self.children, include_children)
 
     def ou_path(self, account_or_ou: str) -> list[str]:
         """Parents of an account or OU, nearest first, ending with the root id."""

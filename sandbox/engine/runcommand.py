@@ -27,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import paging
 from sandbox.documents import check_command_parameters
 
-from . import paging, shell
+from . import shell
 from .errors import error
 from .executions import new_id
 from .profiles import Facts, Profile, run_spec

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from sandbox import fidelity
-from sandbox.engine import paging
+from sandbox import fidelity, paging
 from sandbox.engine import runbook as rb
 from sandbox.engine.clock import Scheduler, VirtualClock
 from sandbox.engine.errors import AwsError, StepFailure

@@ -37,15 +37,15 @@ def test_the_demo_world_is_valid_and_as_described():
     assert any(s.account_id == world.management_account_id and s.tags.get("ssm-automation") == "true" for s in specs)
     # OUs three deep: Workloads -> Prod -> Payments.
     assert world.ou_path("ou-o2pk-paymnts1") == ["ou-o2pk-prod0001", "ou-o2pk-wrkloads", "r-o2pk"]
-    assert world.descendants("ou-o2pk-wrkloads") == [
-        "666677778888",
+    assert world.descendants("ou-o2pk-wrkloads") == [  # sandbox.orgtree's order: child OUs first, depth first
+        "222233334444",
         "333344445555",
         "777788889999",
         "444455556666",
-        "222233334444",
+        "666677778888",
     ]
     assert world.descendants("ou-o2pk-wrkloads", include_children=False) == ["666677778888"]
-    assert world.descendants("r-o2pk")[0] == "111122223333"  # the root includes the management account
+    assert world.descendants("r-o2pk")[-1] == "111122223333"  # the root includes the management account, last
     assert world.time_scale == 0.05
 
 

@@ -1,4 +1,6 @@
-"""Listing helpers the engine's Describe*/List* handlers share: offset page tokens, filtered pages, time filters."""
+"""The sandbox's one pager: offset page tokens, filtered pages, time filters, for every listing our layer serves
+(the Automation engine's Describe*/List* actions, Run Command's, and StackSets').
+"""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ import datetime as _dt
 import json
 from collections.abc import Callable
 
-from .errors import error
+from sandbox.server import AwsError
+
+
+def error(code: str, message: str, status: int = 400) -> AwsError:
+    return AwsError(code, message, status)
 
 
 def token(offset: int, kind: str | None = None) -> str:
@@ -16,8 +22,13 @@ def token(offset: int, kind: str | None = None) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-def offset(value: str | None, kind: str | None = None) -> int:
-    """The offset a NextToken carries; InvalidNextToken if it is not one, or (``kind`` given) another listing's."""
+def _invalid_token() -> AwsError:
+    return error("InvalidNextToken", "The specified token is not valid.")
+
+
+def offset(value: str | None, kind: str | None = None, invalid: Callable[[], Exception] = _invalid_token) -> int:
+    """The offset a NextToken carries; ``invalid()`` (SSM's InvalidNextToken by default) if it is not one, or
+    (``kind`` given) another listing's."""
     if not value:
         return 0
     try:
@@ -26,16 +37,24 @@ def offset(value: str | None, kind: str | None = None) -> int:
             raise ValueError
         return int(data["o"])
     except (ValueError, KeyError, TypeError):
-        raise error("InvalidNextToken", "The specified token is not valid.") from None
+        raise invalid() from None
 
 
-def page(pool: list, checks: list[Callable], params: dict, kind: str | None = None) -> tuple[list, str | None]:
+def page(
+    pool: list,
+    checks: list[Callable],
+    params: dict,
+    kind: str | None = None,
+    default_size: int = 50,
+    invalid: Callable[[], Exception] = _invalid_token,
+) -> tuple[list, str | None]:
     """One page of a listing: (the next items of ``pool`` that pass every check, MaxResults of them at the most
-    (default 50), from the request's NextToken on; the NextToken for the rest or None). Offset pagination over an
-    append-only list: O(page) without filters, stable while the list grows."""
-    size = params.get("MaxResults") or 50
+    (``default_size`` when the request has none), from the request's NextToken on; the NextToken for the rest or
+    None). Offset pagination over an append-only list: O(page) without filters, stable while the list grows.
+    ``invalid`` makes the error for a token that is not this listing's."""
+    size = int(params.get("MaxResults") or default_size)
     items = []
-    i = offset(params.get("NextToken"), kind)
+    i = offset(params.get("NextToken"), kind, invalid)
     while i < len(pool) and len(items) < size:
         if all(check(pool[i]) for check in checks):
             items.append(pool[i])
