@@ -53,6 +53,7 @@ class StepExecution:
     target_location: dict | None = None
     targets: list | None = None
     overridden_parameters: dict | None = None
+    parent_step_details: dict | None = None  # a step inside an aws:loop
     # engine bookkeeping (not rendered)
     child_id: str | None = None
     attempt: int = 0
@@ -60,6 +61,7 @@ class StepExecution:
     plan_index: int = 0
     target_value: Any = None
     launch_failed: bool = False
+    no_targets: bool = False  # a location where no target matched: left Pending, as AWS does
     plan_entry: Any = None
 
     def render(self) -> dict:
@@ -101,6 +103,8 @@ class StepExecution:
             out["Targets"] = self.targets
         if self.target_location is not None:
             out["TargetLocation"] = self.target_location
+        if self.parent_step_details is not None:
+            out["ParentStepDetails"] = self.parent_step_details
         return out
 
 

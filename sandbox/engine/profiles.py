@@ -188,6 +188,17 @@ def _date(f: Facts) -> str:
     return time.strftime("%a %b %d %H:%M:%S UTC %Y\n", time.gmtime(f.now))
 
 
+def _iso_date(f: Facts) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime(f.now))
+
+
+_FREE = (
+    "               total        used        free      shared  buff/cache   available\n"
+    "Mem:             949         312         301           0         335         496\n"
+    "Swap:              0           0           0\n"
+)
+
+
 _CHRONY_AWS = (
     "MS Name/IP address         Stratum Poll Reach LastRx Last sample\n"
     "===============================================================================\n"
@@ -267,6 +278,19 @@ _LINUX_COMMON = [
     _c(r"systemctl is-active (chronyd|amazon-ssm-agent|sshd)", "active\n", delay=0.4),
     _c(r"(sudo )?localectl( status)?", _LOCALE_CUTF8, delay=0.5),
     _c(r"(sudo )?timedatectl( status)?", _tz_linux("UTC", "+0000", "UTC"), delay=0.5),
+    _c(r"uname( -s)?", "Linux\n", delay=0.2),
+    _c(r"uname -m|arch", "x86_64\n", delay=0.2),
+    _c(r"uname -n", "${hostname}\n", delay=0.2),
+    _c(r"date -u", _date, delay=0.2),
+    _c(r"date( -u)? \+%s", lambda f: f"{int(f.now)}\n", delay=0.2),
+    _c(r"date( -u)? (\+%Y-%m-%dT%H:%M:%SZ|--iso-8601=seconds)", _iso_date, delay=0.2),
+    _c(r"nproc", "2\n", delay=0.2),
+    _c(r"free -m", _FREE, delay=0.3),
+    _c(
+        r"ls /",
+        "bin\nboot\ndev\netc\nhome\nlib\nlib64\nlocal\nmedia\nmnt\nopt\nproc\nroot\nrun\nsbin\nsrv\nsys\ntmp\nusr\nvar\n",
+    ),
+    _c(r"systemctl is-active (amazon-ssm-agent|snap\.amazon-ssm-agent\.amazon-ssm-agent)", "active\n", delay=0.4),
 ]
 
 _AL2023 = [
@@ -403,11 +427,25 @@ _WINDOWS = [
     _c(
         r"\(Get-CimInstance Win32_OperatingSystem\)\.Caption", "Microsoft Windows Server 2022 Datacenter\r\n", delay=0.8
     ),
+    _c(r"whoami", "nt authority\\system\r\n", delay=0.3),
+    _c(r"\$PSVersionTable\.PSVersion\.ToString\(\)", "5.1.20348.2849\r\n", delay=0.3),
+    _c(r"\[Environment\]::OSVersion\.Version\.ToString\(\)", "10.0.20348.0\r\n", delay=0.3),
+    _c(r"Test-Path C:\\Windows", "True\r\n", delay=0.2),
+    _c(
+        r"Get-Date( -Format o)?",
+        lambda f: time.strftime("%Y-%m-%dT%H:%M:%S.0000000+09:00\r\n", time.gmtime(f.now + 32400)),
+        delay=0.2,
+    ),
 ]
 
 
 # The programs each built-in profile has (absolute paths; usrmerge'd /usr/bin on all three distributions).  The
-# utilities the shell implements itself (cat, grep, head...) are the shell's, not listed here.
+# utilities the shell implements itself (cat, grep, head...) are the shell's, not listed here.  Besides the ones the
+# profiles answer, the common programs that AWS-owned runbooks' scripts call (counted over the aws:runCommand steps
+# of the AWS-owned Automation runbooks mirrored in ceshihao/ssm-public-documents: sed, awk, curl, cp, timeout, mkdir,
+# tr, rm, mount, rpm, tee, which, ...) are listed too: a script that calls one with a command line the profile has no
+# answer for fails with "not supported by the sandbox" (the program exists on a real host, so "command not found"
+# would be a false answer, and running on would risk a false Success).
 _LINUX_PROGRAMS = tuple(
     "/usr/bin/" + name
     for name in (
@@ -423,15 +461,61 @@ _LINUX_PROGRAMS = tuple(
         "timedatectl",
         "uname",
         "sudo",
+        "arch",
+        "nproc",
+        "free",
+        "ls",
+        "sed",
+        "awk",
+        "curl",
+        "cp",
+        "mv",
+        "rm",
+        "mkdir",
+        "touch",
+        "chmod",
+        "chown",
+        "tr",
+        "tee",
+        "timeout",
+        "which",
+        "find",
+        "xargs",
+        "basename",
+        "dirname",
+        "stat",
+        "ps",
+        "mount",
+        "lsblk",
+        "env",
+        "python3",
+        "openssl",
+        "ping",
+        "journalctl",
+        "tar",
+        "gzip",
     )
 )
-_DNF_PROGRAMS = ("/usr/bin/yum", "/usr/bin/dnf")  # AL2023 and RHEL 9: yum is dnf under its old name
-_UBUNTU_PROGRAMS = ("/usr/bin/apt", "/usr/bin/apt-get", "/usr/bin/lsb_release")
+_DNF_PROGRAMS = ("/usr/bin/yum", "/usr/bin/dnf", "/usr/bin/rpm")  # AL2023 and RHEL 9: yum is dnf under its old name
+_UBUNTU_PROGRAMS = ("/usr/bin/apt", "/usr/bin/apt-get", "/usr/bin/lsb_release", "/usr/bin/dpkg", "/usr/bin/snap")
 _WINDOWS_PROGRAMS = (
     "C:\\Windows\\system32\\chcp.com",
     "C:\\Windows\\system32\\HOSTNAME.EXE",
     "C:\\Windows\\system32\\tzutil.exe",
     "C:\\Windows\\system32\\w32tm.exe",
+    # common in AWS-owned runbooks' PowerShell (same count as above); answered only where _WINDOWS has a command
+    "C:\\Windows\\system32\\ipconfig.exe",
+    "C:\\Windows\\system32\\systeminfo.exe",
+    "C:\\Windows\\system32\\whoami.exe",
+    "C:\\Windows\\system32\\netsh.exe",
+    "C:\\Windows\\system32\\sc.exe",
+    "C:\\Windows\\system32\\reg.exe",
+    "C:\\Windows\\system32\\net.exe",
+    "C:\\Windows\\system32\\diskpart.exe",
+    "C:\\Windows\\system32\\cmd.exe",
+    "C:\\Windows\\system32\\certutil.exe",
+    "C:\\Windows\\system32\\msiexec.exe",
+    "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
 )
 
 

@@ -292,7 +292,16 @@ class Responses:
             elif key in ("StartTimeBefore", "StartTimeAfter"):
                 checks.append(paging.start_time_filter(key, values, lambda s: s.start))
             elif key in ("ParentStepExecutionId", "ParentStepIteration", "ParentStepIteratorValue"):
-                checks.append(lambda s: False)  # no aws:loop in the sandbox
+                field = {
+                    "ParentStepExecutionId": "StepExecutionId",
+                    "ParentStepIteration": "Iteration",
+                    "ParentStepIteratorValue": "IteratorValue",
+                }[key]
+                checks.append(
+                    lambda s, v=set(values), f=field: (
+                        s.parent_step_details is not None and str(s.parent_step_details.get(f)) in v
+                    )
+                )
             else:
                 raise paging.invalid_filter_key(key)
         items, next_token = paging.page(steps, checks, p, "dase")

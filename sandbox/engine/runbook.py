@@ -60,6 +60,7 @@ class Step:
     is_end: bool = False
     next_step: str | None = None
     is_critical: bool | None = None  # None: not set explicitly (AWS only evaluates it when set)
+    body: Runbook | None = None  # aws:loop: the steps inside the loop (inputs.Steps)
 
 
 @dataclass
@@ -97,26 +98,7 @@ def parse(content: Any) -> Runbook:
         raise ValueError("runbook content is not a mapping")
     if str(doc.get("schemaVersion")) != "0.3":
         raise ValueError(f"schemaVersion {doc.get('schemaVersion')!r} is not an Automation runbook (0.3)")
-    steps = []
-    for raw in doc.get("mainSteps") or []:
-        if not isinstance(raw, dict) or "name" not in raw or "action" not in raw:
-            raise ValueError(f"step without name or action: {raw!r}")
-        steps.append(
-            Step(
-                name=str(raw["name"]),
-                action=str(raw["action"]),
-                inputs=raw.get("inputs") or {},
-                raw=raw,
-                outputs=raw.get("outputs") or [],
-                max_attempts=int(raw.get("maxAttempts", 1) or 1),
-                timeout_seconds=int(raw["timeoutSeconds"]) if raw.get("timeoutSeconds") is not None else None,
-                on_failure=str(raw.get("onFailure", "Abort")),
-                on_cancel=str(raw["onCancel"]) if raw.get("onCancel") else None,
-                is_end=_as_bool(raw.get("isEnd", False)),
-                next_step=str(raw["nextStep"]) if raw.get("nextStep") else None,
-                is_critical=_as_bool(raw["isCritical"]) if "isCritical" in raw else None,
-            )
-        )
+    steps = _parse_steps(doc.get("mainSteps") or [])
     if not steps:
         raise ValueError("runbook has no mainSteps")
     return Runbook(
@@ -127,6 +109,47 @@ def parse(content: Any) -> Runbook:
         steps=steps,
         outputs=list(doc.get("outputs") or []),
     )
+
+
+def _parse_steps(raws: list) -> list[Step]:
+    """Steps as AWS reads their attributes: ``isEnd: "true"``, ``isCritical: "false"``, ``timeoutSeconds: "600"``
+    and ``maxAttempts: "3"`` are the boolean and the integer they spell (AWS accepts them, e.g. in AWS-owned
+    runbooks; User Guide, "Properties shared by all actions" gives the types).  An aws:loop step's ``inputs.Steps``
+    are parsed the same way into its ``body`` (User Guide, "aws:loop - Iterate over steps in an automation")."""
+    steps = []
+    for raw in raws:
+        if not isinstance(raw, dict) or "name" not in raw or "action" not in raw:
+            raise ValueError(f"step without name or action: {raw!r}")
+        try:
+            max_attempts = int(str(raw.get("maxAttempts", 1) or 1).strip())
+            timeout = int(str(raw["timeoutSeconds"]).strip()) if raw.get("timeoutSeconds") is not None else None
+        except ValueError:
+            raise ValueError(f"step {raw['name']}: maxAttempts and timeoutSeconds are integers") from None
+        inputs = raw.get("inputs") or {}
+        body = None
+        if str(raw["action"]) == "aws:loop":
+            inner = inputs.get("Steps") if isinstance(inputs, dict) else None
+            if not isinstance(inner, list) or not inner:
+                raise ValueError(f"step {raw['name']}: aws:loop needs inputs.Steps")
+            body = Runbook({}, "", None, {}, _parse_steps(inner), [])
+        steps.append(
+            Step(
+                name=str(raw["name"]),
+                action=str(raw["action"]),
+                inputs=inputs,
+                raw=raw,
+                outputs=raw.get("outputs") or [],
+                max_attempts=max_attempts,
+                timeout_seconds=timeout,
+                on_failure=str(raw.get("onFailure", "Abort")),
+                on_cancel=str(raw["onCancel"]) if raw.get("onCancel") else None,
+                is_end=_as_bool(raw.get("isEnd", False)),
+                next_step=str(raw["nextStep"]) if raw.get("nextStep") else None,
+                is_critical=_as_bool(raw["isCritical"]) if "isCritical" in raw else None,
+                body=body,
+            )
+        )
+    return steps
 
 
 # -- parameters -------------------------------------------------------------------------------------------------
@@ -362,10 +385,13 @@ _TOKEN = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[\*\]|\['([^']+)'\]")
 
 
 def select(document: Any, selector: str) -> tuple[bool, Any]:
-    """A JSONPath subset ($.a.b[0].c, [*], ['key']) as AWS uses it in step output Selectors."""
+    """A JSONPath subset ($.a.b[0].c, [*], ['key']) as AWS uses it in step output Selectors and PropertySelectors.
+
+    A selector without the leading ``$`` is read from the root: AWS's own AWS-CreateSnapshot uses
+    ``Selector: SnapshotId`` and ``PropertySelector: Snapshots[0].State``, and AWS runs it."""
     selector = selector.strip()
     if not selector.startswith("$"):
-        raise StepFailure(f"Output selector {selector!r} must start with '$'.")
+        selector = "$" + ("" if selector.startswith("[") else ".") + selector
     rest = selector[1:]
     nodes = [document]
     multi = False

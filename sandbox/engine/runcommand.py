@@ -403,7 +403,7 @@ class RunCommand:
                 return shell.Outcome(
                     "", 'failed to run commands: exec: "powershell": executable file not found in $PATH', 1, 0.2
                 )
-            return shell.run_powershell(script, runner, path)
+            return shell.run_powershell(script, runner, path, which=profile.which)
         return shell.run_bash(script, runner, path, which=profile.which)
 
     # -- agent events (run with the engine lock held) ----------------------------------------------------------

@@ -32,6 +32,12 @@ ASSUME_ROLE_FAILED = "The defined assume role is unable to be assumed."
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 
 
+# A location where no target matches: "pending" is what AWS does (aws-solutions/instance-scheduler-on-aws#288);
+# "empty-success" (a location execution without steps that ends Success) stays the default until the collection's
+# harvest reads such a location as NoTargets (issue 14 item 3), so that main's tests keep passing meanwhile.
+LOCATION_WITHOUT_TARGETS = "empty-success"
+
+
 def location_step_name(account: str, region: str) -> str:
     """Name of the parent's fan-out step for one location.  AWS does not document it; see docs/sandbox-engine.md."""
     return f"{account}-{region}"
@@ -160,11 +166,17 @@ class Scheduling:
         return entries
 
     def _pump_locations(self, ex: Execution) -> None:
+        """Queue locations per TargetLocation entry while TargetLocationMaxConcurrency allows and the entry's
+        location errors do not exceed TargetLocationMaxErrors (API reference, TargetLocation: "The maximum number
+        of errors allowed before the system stops queueing additional Automation executions").
+
+        What a location error is, AWS does not say; the world option ``location_errors`` selects the reading
+        (docs/aws-differences.md): ``launch`` (default) counts a location whose automation could not start at all
+        (its execution role cannot be assumed); ``failed`` also counts a location whose execution ended Failed,
+        TimedOut or Cancelled."""
         entries = self._location_entries(ex)
         for entry in entries:
             steps = entry["steps"]
-            # Location errors: locations where the automation could not run at all (execution role not assumable).
-            # What fails inside a location (its targets) is that location's own rate control; see the docs.
             while (
                 not ex.cancel_requested
                 and entry["next"] < len(steps)
@@ -176,6 +188,8 @@ class Scheduling:
                 self._launch_location(ex, step, entry["loc"])
                 if step.launch_failed:
                     entry["errors"] += 1
+                elif step.no_targets:
+                    pass  # nothing to run there: the step stays Pending, neither running nor an error
                 else:
                     entry["running"] += 1
                     step.plan_entry = entry
@@ -203,6 +217,18 @@ class Scheduling:
         targets = loc.get("Targets") or ex.targets
         tmaps = ex.target_maps
         kind = "rate" if (targets or tmaps) else "runbook"
+        if targets and not tmaps and self._option("location_without_targets", LOCATION_WITHOUT_TARGETS) == "pending":
+            try:
+                matched = self.resolve_targets(account, region, targets)
+            except AwsError:
+                matched = None  # the location's own execution reports the target error
+            if matched == []:
+                # No instance matches in this account and Region: AWS starts nothing there and leaves the step
+                # Pending, without start or end time, while the parent ends Success (an AWS maintainer in
+                # aws-solutions/instance-scheduler-on-aws#288: "they are kept in that state by design by the
+                # Automation service to indicate that no need to run them").
+                step.status, step.start, step.inputs, step.no_targets = "Pending", None, None, True
+                return
         child = Execution(
             id=new_id(),
             account=account,
@@ -240,6 +266,11 @@ class Scheduling:
 
     def _location_done(self, ex: Execution, step: StepExecution, child: Execution) -> None:
         step.plan_entry["running"] -= 1
+        if (
+            child.status in ("Failed", "TimedOut", "Cancelled")
+            and self._option("location_errors", "launch") == "failed"
+        ):
+            step.plan_entry["errors"] += 1
         step.status = child.status
         step.end = child.end
         step.outputs = {"ExecutionId": [child.id], "Status": [child.status]}
@@ -254,7 +285,11 @@ class Scheduling:
         if ex.cancel_requested:
             self._finish(ex, "Cancelled")
             return
-        failed = [s for s in ex.steps if s.status in ("Failed", "TimedOut", "Cancelled") or s.start is None]
+        failed = [
+            s
+            for s in ex.steps
+            if s.status in ("Failed", "TimedOut", "Cancelled") or (s.start is None and not s.no_targets)
+        ]
         if not failed:
             self._finish(ex, "Success")
             return
@@ -385,6 +420,7 @@ class Scheduling:
             return
         if ex.kind == "runbook":
             self._cancel_step_work(ex)
+            self._close_loops(ex, status, ex.failure_message)
         ex.status = status
         ex.end = self.now()
         ex.current_step = ex.current_action = None

@@ -41,6 +41,7 @@ from .shparse import (
     Outcome,
     Runner,
     ShellSyntaxError,
+    Unsupported,
     Which,
     Word,
     _Exit,
@@ -48,7 +49,26 @@ from .shparse import (
     parse_bash,
 )
 
-__all__ = ["Outcome", "ShellSyntaxError", "run_bash", "run_powershell"]
+__all__ = ["Outcome", "ShellSyntaxError", "Unsupported", "run_bash", "run_powershell"]
+
+# bash builtins and keywords this interpreter does not implement: a script that uses one fails with "not supported
+# by the sandbox" (on a real host they exist, so "command not found" would be a false answer).
+UNSUPPORTED_BUILTINS = frozenset(
+    "local read source . eval trap shift return declare typeset unset wait exec readonly let getopts pushd popd dirs "
+    "umask ulimit alias unalias hash type shopt pwd kill jobs fg bg disown times enable help history logout mapfile "
+    "readarray caller complete compgen compopt bind builtin suspend coproc".split()
+)
+# What the tokenizer leaves in a word that bash would expand and this interpreter does not.
+_LIT_UNSUPPORTED = (
+    (re.compile(r"`"), "`...` command substitution"),
+    (re.compile(r"\$\(\("), "$((...)) arithmetic expansion"),
+    (re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})"), "${...} parameter expansion beyond ${NAME}"),
+    (re.compile(r"\$[0-9@*#$!-]"), "positional and special parameters ($1, $@, $#, $$, $!, $-)"),
+    (re.compile(r"\$'"), "$'...' quoting"),
+    (re.compile(r"\$\["), "$[...] arithmetic"),
+)
+_GLOB = re.compile(r"(?<!\$)[*?]|\[[^\]]*\]")
+_BRACE = re.compile(r"\{[^{}\s]*(?:,|\.\.)[^{}\s]*\}")
 
 
 # ``command -v`` answers: bash's keywords and the builtins this interpreter implements print their name; the
@@ -123,7 +143,28 @@ class Bash:
         self.err.extend(sub.err)
         return "".join(sub.out).rstrip("\n")
 
-    def expand(self, word: Word) -> str:
+    def _check(self, word: Word, patterns_ok: bool) -> None:
+        """Refuse what bash would expand in ``word`` and this interpreter cannot (``patterns_ok``: inside ``[[ ]]``,
+        where * ? [ are patterns, not file names)."""
+        for index, (kind, text) in enumerate(word.parts):
+            if kind == "sub" and text.startswith("("):
+                raise Unsupported(f"$((...)) arithmetic expansion: {word.raw}", word.line)
+            if kind not in ("lit", "dq"):
+                continue
+            for pattern, what in _LIT_UNSUPPORTED:
+                if pattern.search(text.replace("\\$", "")):
+                    raise Unsupported(f"{what}: {word.raw}", word.line)
+            if kind != "lit":
+                continue
+            if not patterns_ok and _GLOB.search(text) and word.raw not in ("[", "]"):
+                raise Unsupported(f"pathname expansion (globbing): {word.raw}", word.line)
+            if _BRACE.search(text):
+                raise Unsupported(f"brace expansion: {word.raw}", word.line)
+            if index == 0 and text.startswith("~"):
+                raise Unsupported(f"tilde expansion: {word.raw}", word.line)
+
+    def expand(self, word: Word, patterns_ok: bool = False) -> str:
+        self._check(word, patterns_ok)
         out = ""
         for kind, text in word.parts:
             if kind == "sq":
@@ -228,10 +269,7 @@ class Bash:
                 if src > 2:
                     raise _RedirectionError(f"{target}: Bad file descriptor")
                 if (fd == 0) != (src == 0):
-                    raise ShellSyntaxError(
-                        f"line {redir.line}: `{redir.text}{target}' (stdin and an output fd) is not supported by the "
-                        "sandbox's shell"
-                    )
+                    raise Unsupported(f"`{redir.text}{target}' (stdin and an output fd)", redir.line)
                 if fd != 0:
                     fds[fd] = fds[src]
                 continue
@@ -239,7 +277,7 @@ class Bash:
                 raise _RedirectionError(f"{target}: ambiguous redirect")
             if op == "<":
                 if fd != 0:
-                    raise ShellSyntaxError(f"line {redir.line}: `{redir.text}' is not supported by the sandbox's shell")
+                    raise Unsupported(f"`{redir.text}'", redir.line)
                 if target == DEV_NULL:
                     stdin = ""
                 elif target in self.files:
@@ -248,7 +286,7 @@ class Bash:
                     raise _RedirectionError(f"{target}: No such file or directory")
                 continue
             if fd == 0:
-                raise ShellSyntaxError(f"line {redir.line}: `{redir.text}' is not supported by the sandbox's shell")
+                raise Unsupported(f"`{redir.text}'", redir.line)
             both = op in ("&>", "&>>", ">&")
             sink = self._sink(target, fds, append=op in (">>", "&>>"))
             for out_fd in (1, 2) if both else (fd,):
@@ -303,7 +341,8 @@ class Bash:
     # -- simple commands -----------------------------------------------------------------------------------------
     def _simple(self, words: list[Word], stdin: str, redirs: list = ()) -> tuple[str, int]:
         line = words[0].line if words else (redirs[0][0].line if redirs else 0)
-        argv = [self.expand(w) for w in words]
+        in_test = bool(words) and words[0].is_plain("[[")
+        argv = [self.expand(w, patterns_ok=in_test) for w in words]
         fds = None
         if redirs:
             try:
@@ -344,9 +383,15 @@ class Bash:
         if builtin is not None and re.fullmatch(r"[\w:\[-]+", name):
             self.line = line
             return builtin(argv, stdin)
+        if name in UNSUPPORTED_BUILTINS:
+            raise Unsupported(f"the bash builtin {name}", line)
         text = " ".join(argv)
         result = self.runner(text, stdin)
+        if result is None and name.startswith("/") and self.which is not None and self.which(name):
+            result = self.runner(" ".join([name.rsplit("/", 1)[-1], *argv[1:]]), stdin)  # /usr/bin/x is x
         if result is None:
+            if self.which is not None and self.which(name):
+                raise Unsupported(f"{text} (the OS profile has {name} but no answer for this command line)", line)
             self.err.append(f"{self.script_path}: line {line}: {name}: command not found\n")
             return "", 127
         out, err, code, delay = result

@@ -28,6 +28,14 @@ class ShellSyntaxError(Exception):
     pass
 
 
+class Unsupported(ShellSyntaxError):
+    """A construct the sandbox's shells do not run faithfully: the command fails with this message, never skips it."""
+
+    def __init__(self, construct: str, line: int | None = None):
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{where}not supported by the sandbox: {construct}")
+
+
 class _Exit(Exception):  # noqa: N818 - control flow
     def __init__(self, code: int):
         self.code = code
@@ -164,13 +172,9 @@ def tokenize(script: str) -> list:
                 fd, cur = int(cur), ""
             end_word()
             if op in _UNSUPPORTED_REDIR:
-                raise ShellSyntaxError(
-                    f"line {line}: `{op}' ({_UNSUPPORTED_REDIR[op]}) is not supported by the sandbox's shell"
-                )
+                raise Unsupported(f"`{op}' ({_UNSUPPORTED_REDIR[op]})", line)
             if fd is not None and fd > 2:
-                raise ShellSyntaxError(
-                    f"line {line}: redirecting file descriptor {fd} is not supported by the sandbox's shell (0-2 are)"
-                )
+                raise Unsupported(f"redirecting file descriptor {fd} (0-2 are)", line)
             tokens.append(Redir(fd, op, line))
             i += len(op)
             continue
@@ -272,9 +276,7 @@ class _Parser:
         if self.at_word("for"):
             return self.with_redirections(self.parse_for())
         if self.at_word("while", "until", "case", "select", "function"):
-            raise ShellSyntaxError(
-                f"line {tok.line}: `{tok.raw}' is not supported by the sandbox's shell (if/for/&&/||/pipes are)"
-            )
+            raise Unsupported(f"`{tok.raw}' (if/for/&&/||/pipes are)", tok.line)
         if self.at_word("{"):
             self.next()
             body = self.parse_list(stop=("}",))
@@ -311,9 +313,7 @@ class _Parser:
             raise ShellSyntaxError(f"line {redir.line}: syntax error near unexpected token `{near}'")
         self.next()
         if redir.op in (">&", "<&") and target.is_plain("-"):
-            raise ShellSyntaxError(
-                f"line {redir.line}: closing a file descriptor ({redir.text}-) is not supported by the sandbox's shell"
-            )
+            raise Unsupported(f"closing a file descriptor ({redir.text}-)", redir.line)
         return (redir, target)
 
     def with_redirections(self, node):

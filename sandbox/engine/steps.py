@@ -24,6 +24,7 @@ SUPPORTED_ACTIONS = (
     "aws:runCommand",
     "aws:sleep",
     "aws:branch",
+    "aws:loop",
     "aws:executeAwsApi",
     "aws:assertAwsResourceProperty",
     "aws:waitForAwsResourceProperty",
@@ -55,28 +56,150 @@ def botocore_xform(api: str) -> str:
 class StepActions:
     """The runbook interpreter (mixed into :class:`sandbox.engine.engine.Engine`)."""
 
+    # -- sequences: the runbook's mainSteps, or the steps of the aws:loop running now -----------------------------
+    @staticmethod
+    def _seq(ex: Execution) -> rb.Runbook:
+        frames = ex.plan.get("loops")
+        return frames[-1]["body"] if frames else ex.runbook
+
     def _record_for(self, ex: Execution, index: int) -> StepExecution:
-        step = ex.runbook.steps[index]
-        for rec in ex.steps:
-            if rec.step_name == step.name and rec.status == "Pending" and rec.start is None:
-                return rec
-        rec = self._step_record(step)  # a step run again (onFailure step:X loops): a new step execution
+        step = self._seq(ex).steps[index]
+        frames = ex.plan.get("loops")
+        if not frames:
+            for rec in ex.steps:
+                if rec.step_name == step.name and rec.status == "Pending" and rec.start is None:
+                    return rec
+        rec = self._step_record(step)  # run again (onFailure step:X loops), or inside a loop: a new step execution
+        if frames:
+            frame = frames[-1]
+            rec.parent_step_details = {
+                "StepExecutionId": frame["rec"].step_execution_id,
+                "StepName": frame["step"].name,
+                "Action": "aws:loop",
+                "Iteration": frame["iteration"],
+            }
+            if frame["iterators"] is not None:
+                rec.parent_step_details["IteratorValue"] = rb.to_api_values(frame["iterators"][frame["iteration"] - 1])[
+                    0
+                ]
         ex.steps.append(rec)
         return rec
 
     def _goto(self, ex: Execution, index: int | None) -> None:
         if ex.terminal:
             return
-        if index is None or index >= len(ex.runbook.steps):
-            self._complete_runbook(ex)
+        seq = self._seq(ex)
+        if index is None or index >= len(seq.steps):
+            self._end_of_sequence(ex)
             return
         if ex.cancel_requested and not ex.plan.get("cancel_path"):
             self._finish(ex, "Cancelled")
             return
-        step = ex.runbook.steps[index]
+        step = seq.steps[index]
         rec = self._record_for(ex, index)
         rec.attempt = 0
         self._attempt(ex, step, rec)
+
+    def _end_of_sequence(self, ex: Execution) -> None:
+        """The last step of the sequence is done (or an ``isEnd`` step): the next loop iteration, or the end."""
+        if ex.plan.get("loops"):
+            self._loop_iteration_done(ex)
+        else:
+            self._complete_runbook(ex)
+
+    def _jump(self, ex: Execution, name: str) -> bool:
+        """Go to step ``name`` (nextStep, onFailure step:, a branch): in the running sequence, or out of the loops
+        around it (each loop left that way ends Success, as the loop's steps moved on).  False: no such step."""
+        frames = ex.plan.get("loops") or []
+        for depth in range(len(frames), -1, -1):
+            seq = frames[depth - 1]["body"] if depth else ex.runbook
+            if seq.step(name) is not None:
+                while len(frames) > depth:
+                    self._loop_closed(ex, frames.pop(), "Success")
+                self._goto(ex, seq.index(name))
+                return True
+        return False
+
+    # -- aws:loop (User Guide, "aws:loop - Iterate over steps in an automation") -----------------------------------
+    def _loop(self, ex: Execution, step: rb.Step, rec: StepExecution) -> None:
+        """for each (``Iterators``, at most 100) or do while (``LoopCondition``: "evaluated after the steps in the
+        loop complete"); ``MaxIterations`` (default and most 100); outputs ``CurrentIteration`` and
+        ``CurrentIteratorValue`` (``{{ loopStep.CurrentIteratorValue }}`` inside the loop)."""
+        inputs = step.inputs
+        rec.inputs = {k: _shared(json.dumps(v)) for k, v in inputs.items() if k != "Steps"}
+        if ("Iterators" in inputs) == ("LoopCondition" in inputs):
+            raise StepFailure("aws:loop takes either inputs.Iterators or inputs.LoopCondition.", stage="Inputs")
+        iterators = None
+        if "Iterators" in inputs:
+            value = ex.ctx.substitute(inputs["Iterators"])
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    value = [value]
+            iterators = list(value) if isinstance(value, list) else [value]
+            if len(iterators) > 100:
+                raise StepFailure("aws:loop: at most 100 Iterators.", stage="Inputs")
+        try:
+            maximum = int(str(inputs.get("MaxIterations", 100)).strip())
+        except ValueError:
+            raise StepFailure("aws:loop: MaxIterations is an integer.", stage="Inputs") from None
+        if not 1 <= maximum <= 100:
+            raise StepFailure("aws:loop: MaxIterations is between 1 and 100.", stage="Inputs")
+        frame = {"step": step, "rec": rec, "body": step.body, "iteration": 1, "iterators": iterators, "max": maximum}
+        if iterators is not None and not iterators:
+            self._loop_outputs(ex, frame, iterations=0)
+            self._step_succeeded(ex, step, rec, {})
+            return
+        ex.plan.setdefault("loops", []).append(frame)
+        self._loop_outputs(ex, frame)
+        self._goto(ex, 0)
+
+    def _loop_outputs(self, ex: Execution, frame: dict, iterations: int | None = None) -> None:
+        name, n = frame["step"].name, frame["iteration"] if iterations is None else iterations
+        ex.ctx.step_outputs[f"{name}.CurrentIteration"] = n
+        outputs = {"CurrentIteration": [str(n)]}
+        if frame["iterators"] and n:
+            value = frame["iterators"][n - 1]
+            ex.ctx.step_outputs[f"{name}.CurrentIteratorValue"] = value
+            outputs["CurrentIteratorValue"] = rb.to_api_values(value)
+        frame["rec"].outputs = outputs
+
+    def _loop_iteration_done(self, ex: Execution) -> None:
+        frame = ex.plan["loops"][-1]
+        if frame["iterators"] is not None:
+            again = frame["iteration"] < min(len(frame["iterators"]), frame["max"])
+        else:
+            try:
+                again = frame["iteration"] < frame["max"] and rb.evaluate_choice(
+                    frame["step"].inputs["LoopCondition"], ex.ctx
+                )
+            except StepFailure as exc:
+                ex.plan["loops"].pop()
+                ex.plan["current"] = (frame["step"], frame["rec"])
+                self._step_failure(ex, frame["step"], frame["rec"], exc)
+                return
+        if again:
+            frame["iteration"] += 1
+            self._loop_outputs(ex, frame)
+            self._goto(ex, 0)
+            return
+        ex.plan["loops"].pop()
+        ex.plan["current"] = (frame["step"], frame["rec"])
+        self._step_succeeded(ex, frame["step"], frame["rec"], {})
+
+    def _loop_closed(self, ex: Execution, frame: dict, status: str, message: str | None = None) -> None:
+        rec = frame["rec"]
+        if rec.status == "InProgress":
+            rec.status, rec.end = status, self.now()
+            if message:
+                rec.failure_message = message
+
+    def _close_loops(self, ex: Execution, status: str, message: str | None) -> None:
+        """The execution ends inside loops: each loop step ends with it."""
+        frames = ex.plan.get("loops") or []
+        while frames:
+            self._loop_closed(ex, frames.pop(), status, message)
 
     def _attempt(self, ex: Execution, step: rb.Step, rec: StepExecution) -> None:
         now = self.now()
@@ -100,6 +223,8 @@ class StepActions:
                 self._sleep(ex, step, rec)
             elif step.action == "aws:branch":
                 self._branch(ex, step, rec)
+            elif step.action == "aws:loop":
+                self._loop(ex, step, rec)
             elif step.action in (
                 "aws:executeAwsApi",
                 "aws:assertAwsResourceProperty",
@@ -231,6 +356,9 @@ class StepActions:
             self._step_succeeded(ex, step, rec, {})
 
     def _branch(self, ex: Execution, step: rb.Step, rec: StepExecution) -> None:
+        """The first matching choice's NextStep, else Default; with neither, the step after the branch runs (User
+        Guide, "aws:branch - Run conditional automation steps": "If no default value is specified for the step, then
+        the automation processes the next step in the runbook")."""
         choices = step.inputs.get("Choices") or []
         rec.inputs = {"Choices": json.dumps(choices)}
         if "Default" in step.inputs:
@@ -241,11 +369,12 @@ class StepActions:
                 break
         else:
             target = step.inputs.get("Default")
-            if not target:
-                raise StepFailure("aws:branch: no choice matched and the step has no Default.", stage="Execution")
-        if ex.runbook.step(str(target)) is None:
-            raise StepFailure(f"aws:branch: NextStep {target} is not a step of the runbook.", stage="Execution")
-        ex.plan["branch_next"] = str(target)
+        if target:
+            frames = ex.plan.get("loops") or []
+            seqs = [ex.runbook] + [f["body"] for f in frames]
+            if not any(seq.step(str(target)) is not None for seq in seqs):
+                raise StepFailure(f"aws:branch: NextStep {target} is not a step of the runbook.", stage="Execution")
+            ex.plan["branch_next"] = str(target)
         rec.outputs = {}
         self._step_succeeded(ex, step, rec, {})
 
@@ -404,7 +533,8 @@ class StepActions:
         self._advance(ex, step, failed=True, status=status)
 
     def _advance(self, ex: Execution, step: rb.Step, failed: bool, status: str = "Success") -> None:
-        index = ex.runbook.index(step.name)
+        seq = self._seq(ex)
+        index = seq.index(step.name)
         if ex.plan.get("cancel_path"):
             if step.is_end or failed:
                 self._finish(ex, "Cancelled")
@@ -423,30 +553,25 @@ class StepActions:
                 ex.plan["critical_failure"] = ex.plan["current"][1].failure_message
             if action.startswith("step:"):
                 target = action[5:]
-                if ex.runbook.step(target) is None:
+                if not self._jump(ex, target):
                     ex.failure_message = f"onFailure step {target} is not a step of the runbook."
                     self._finish(ex, "Failed")
-                    return
-                self._goto(ex, ex.runbook.index(target))
                 return
             if step.is_end:
-                self._complete_runbook(ex)
+                self._end_of_sequence(ex)
                 return
-            self._goto(
-                ex,
-                ex.runbook.index(step.next_step) if step.next_step and ex.runbook.step(step.next_step) else index + 1,
-            )
+            if step.next_step and self._jump(ex, step.next_step):
+                return
+            self._goto(ex, index + 1)
             return
         if step.is_end:
-            self._complete_runbook(ex)
+            self._end_of_sequence(ex)
             return
         nxt = ex.plan.pop("branch_next", None) if step.action == "aws:branch" else None
         nxt = nxt or step.next_step
         if nxt:
-            if ex.runbook.step(nxt) is None:
+            if not self._jump(ex, nxt):
                 ex.failure_message = f"nextStep {nxt} is not a step of the runbook."
                 self._finish(ex, "Failed")
-                return
-            self._goto(ex, ex.runbook.index(nxt))
             return
         self._goto(ex, index + 1)

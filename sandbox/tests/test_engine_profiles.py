@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sandbox.engine.profiles import BUILTIN, Facts, build_profiles, run_spec
-from sandbox.engine.shell import run_bash
+from sandbox.engine.shell import run_bash, run_powershell
 from sandbox.world import DEMO_WORLD, WorldError, load_world
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +48,16 @@ SAMPLES = [
     "apt -o APT::Cmd::Disable-Script-Warning=true list --upgradable",
     "apt-get update",
     "apt update",
+    "uname",
+    "uname -m",
+    "uname -n",
+    "date -u",
+    "date +%s",
+    "date -u +%Y-%m-%dT%H:%M:%SZ",
+    "nproc",
+    "free -m",
+    "ls /",
+    "systemctl is-active amazon-ssm-agent",
     # Windows
     "chcp 65001",
     "chcp",
@@ -61,6 +71,11 @@ SAMPLES = [
     "Get-HotFix",
     "(Get-CimInstance Win32_OperatingSystem).Caption",
     "(New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher().Search('IsInstalled=0').Updates | % Title",
+    "whoami",
+    "$PSVersionTable.PSVersion.ToString()",
+    "[Environment]::OSVersion.Version.ToString()",
+    "Test-Path C:\\Windows",
+    "Get-Date",
 ]
 SHELL_UTILITIES = {"cat"}  # the emulated shell's own utilities (cat FILE goes to the profile for the file)
 
@@ -111,18 +126,44 @@ def test_every_answered_linux_command_is_a_program_the_profile_has(name):
         assert program in SHELL_UTILITIES or profile.which(program), (name, command)
         if command.startswith("sudo "):
             assert profile.which("sudo"), (name, command)
-    # and every program it lists answers something: no program that exists only for `command -v`
+    # and a program it lists without an answer for a command line fails the script, never "command not found"
+    # (it exists on a real host): "not supported by the sandbox"
     for path in profile.all_programs():
         base = path.rsplit("/", 1)[-1]
-        assert any(program_of(c) == base or c.startswith(base + " ") for c in answered), (name, path)
+        out = _run_linux(profile, f"{base} --sandbox-has-no-answer\necho carried-on")
+        assert out.exit_code != 0 and "not supported by the sandbox" in out.stderr, (name, path, out)
+        assert "carried-on" not in out.stdout
 
 
-def test_every_windows_program_answers_something():
+def _run_linux(profile, script):
+    f = facts()
+
+    def runner(text, _stdin):
+        spec = profile.find(text)
+        return None if spec is None else run_spec(spec, f, profile)
+
+    return run_bash(script, runner, which=profile.which)
+
+
+def test_every_windows_program_answers_or_is_refused():
     win = BUILTIN["windows-server-2022"]
-    answered = [s for s in SAMPLES if win.find(s) is not None]
+    f = facts("Windows")
+
+    def runner(text, _stdin):
+        spec = win.find(text)
+        return None if spec is None else run_spec(spec, f, win)
+
     for path in win.all_programs():
-        base = path.rsplit("\\", 1)[-1].split(".")[0].lower()
-        assert any(program_of(c).lower() == base for c in answered), path
+        base = path.rsplit("\\", 1)[-1].split(".")[0]
+        out = run_powershell(f"{base} /sandbox-has-no-answer\nWrite-Output carried-on", runner, which=win.which)
+        assert out.exit_code == 1 and "not supported by the sandbox" in out.stderr, (path, out)
+        assert "carried-on" not in out.stdout
+
+
+def test_common_programs_of_aws_owned_runbooks_are_on_every_linux_profile():
+    for name in LINUX:
+        for program in ("sed", "awk", "curl", "grep", "cat", "ls", "date", "uname", "mkdir", "tr", "timeout"):
+            assert BUILTIN[name].which(program) or program in ("grep", "cat"), (name, program)
 
 
 UPGRADABLE = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z-]+(,[a-z-]+)* \S+ (amd64|arm64|all) \[upgradable from: \S+\]$")

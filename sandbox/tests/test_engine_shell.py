@@ -207,16 +207,46 @@ def test_exit_inside_a_redirected_group_keeps_its_output_routed():
 @pytest.mark.parametrize(
     ("script", "says"),
     [
-        ("echo x 3>f", "file descriptor 3 is not supported"),
-        ("cat <<EOF\nx\nEOF", "`<<' (here-document) is not supported"),
-        ("cat <<< word", "`<<<' (here-string) is not supported"),
-        ("echo x <> f", "`<>' (read-write open) is not supported"),
-        ("echo x >&-", "closing a file descriptor (>&-) is not supported"),
+        ("echo x 3>f", "not supported by the sandbox: redirecting file descriptor 3"),
+        ("cat <<EOF\nx\nEOF", "not supported by the sandbox: `<<' (here-document)"),
+        ("cat <<< word", "not supported by the sandbox: `<<<' (here-string)"),
+        ("echo x <> f", "not supported by the sandbox: `<>' (read-write open)"),
+        ("echo x >&-", "not supported by the sandbox: closing a file descriptor (>&-)"),
         ("echo x >", "syntax error near unexpected token `newline'"),
         ("echo x > ; echo y", "syntax error near unexpected token `;'"),
-        ("echo x 2>&0", "is not supported"),
+        ("echo x 2>&0", "not supported by the sandbox: `2>&0'"),
     ],
 )
 def test_unsupported_redirections_are_syntax_errors_never_skipped(script, says):
     out = emulate(script)
     assert out.exit_code == 2 and says in out.stderr and out.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("echo `hostname`", "`...` command substitution"),
+        ("echo $((1 + 2))", "$((...)) arithmetic expansion"),
+        ('echo "${X:-default}"', "${...} parameter expansion"),
+        ("echo $1", "positional and special parameters"),
+        ("ls /var/log/*.log", "pathname expansion (globbing): /var/log/*.log"),
+        ("echo {a,b}", "brace expansion"),
+        ("cat ~/.bashrc", "tilde expansion"),
+        ("read line", "the bash builtin read"),
+        ("local x=1", "the bash builtin local"),
+        ("source /etc/profile", "the bash builtin source"),
+        ("yum list installed", "yum list installed (the OS profile has yum but no answer for this command line)"),
+        ("while true; do echo; done", "`while'"),
+    ],
+)
+def test_constructs_the_emulator_does_not_run_fail_the_command(script, says):
+    """Never a false Success: what the emulator cannot run faithfully fails the script, even without set -e and
+    with commands after it."""
+    out = emulate(script + "\necho carried-on\nexit 0")
+    assert out.exit_code != 0 and f"not supported by the sandbox: {says}" in out.stderr, out
+    assert "carried-on" not in out.stdout
+
+
+def test_patterns_inside_double_brackets_and_absolute_program_paths_still_run():
+    assert emulate('[[ "abc" == a* ]] && echo yes').stdout == "yes\n"
+    assert emulate("/usr/bin/prog").stdout == "out\n"  # the profile's program by its path

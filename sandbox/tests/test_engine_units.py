@@ -90,9 +90,11 @@ def test_powershell_if_else_and_not_found():
     assert (out.stdout, out.exit_code) == ("EC2AMAZ-1\r\n", 0)
     out = run_powershell('if ("skip" -eq "check") { hostname }\nelseif ($true) { Write-Output "second" }', win)
     assert out.stdout == "second\n"
-    out = run_powershell("Get-Nothing", win, "C:\\x\\_script.ps1")
-    assert out.exit_code == 1
-    assert "The term 'Get-Nothing' is not recognized" in out.stderr and "CommandNotFoundException" in out.stderr
+    out = run_powershell("nosuchprogram\nWrite-Output after", win, "C:\\x\\_script.ps1")
+    assert out.exit_code == 0 and out.stdout == "after\n"  # not found, and PowerShell carries on (outside try)
+    assert "The term 'nosuchprogram' is not recognized" in out.stderr and "CommandNotFoundException" in out.stderr
+    out = run_powershell("Get-Nothing\nexit 0", win, "C:\\x\\_script.ps1")  # a cmdlet form: exists on Windows
+    assert out.exit_code == 1 and "not supported by the sandbox: Get-Nothing" in out.stderr
     assert run_powershell("exit 4", win).exit_code == 4
 
 
