@@ -38,6 +38,10 @@ import re
 
 from .powershell import run_powershell
 from .shparse import (
+    _BRACE,
+    _GLOB,
+    _LIT_UNSUPPORTED,
+    UNSUPPORTED_BUILTINS,
     Outcome,
     Runner,
     ShellSyntaxError,
@@ -50,25 +54,6 @@ from .shparse import (
 )
 
 __all__ = ["Outcome", "ShellSyntaxError", "Unsupported", "run_bash", "run_powershell"]
-
-# bash builtins and keywords this interpreter does not implement: a script that uses one fails with "not supported
-# by the sandbox" (on a real host they exist, so "command not found" would be a false answer).
-UNSUPPORTED_BUILTINS = frozenset(
-    "local read source . eval trap shift return declare typeset unset wait exec readonly let getopts pushd popd dirs "
-    "umask ulimit alias unalias hash type shopt pwd kill jobs fg bg disown times enable help history logout mapfile "
-    "readarray caller complete compgen compopt bind builtin suspend coproc".split()
-)
-# What the tokenizer leaves in a word that bash would expand and this interpreter does not.
-_LIT_UNSUPPORTED = (
-    (re.compile(r"`"), "`...` command substitution"),
-    (re.compile(r"\$\(\("), "$((...)) arithmetic expansion"),
-    (re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})"), "${...} parameter expansion beyond ${NAME}"),
-    (re.compile(r"\$[0-9@*#$!-]"), "positional and special parameters ($1, $@, $#, $$, $!, $-)"),
-    (re.compile(r"\$'"), "$'...' quoting"),
-    (re.compile(r"\$\["), "$[...] arithmetic"),
-)
-_GLOB = re.compile(r"(?<!\$)[*?]|\[[^\]]*\]")
-_BRACE = re.compile(r"\{[^{}\s]*(?:,|\.\.)[^{}\s]*\}")
 
 
 # ``command -v`` answers: bash's keywords and the builtins this interpreter implements print their name; the

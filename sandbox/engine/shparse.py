@@ -7,6 +7,7 @@ covers and how unsupported constructs are reported.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -374,3 +375,23 @@ class _Parser:
 def parse_bash(script: str):
     """The AST of a script; cached, since every instance of a run gets the same commands (ASTs are never mutated)."""
     return _Parser(tokenize(script)).parse_list()
+
+
+# bash builtins and keywords this interpreter does not implement: a script that uses one fails with "not supported
+# by the sandbox" (on a real host they exist, so "command not found" would be a false answer).
+UNSUPPORTED_BUILTINS = frozenset(
+    "local read source . eval trap shift return declare typeset unset wait exec readonly let getopts pushd popd dirs "
+    "umask ulimit alias unalias hash type shopt pwd kill jobs fg bg disown times enable help history logout mapfile "
+    "readarray caller complete compgen compopt bind builtin suspend coproc".split()
+)
+# What the tokenizer leaves in a word that bash would expand and this interpreter does not.
+_LIT_UNSUPPORTED = (
+    (re.compile(r"`"), "`...` command substitution"),
+    (re.compile(r"\$\(\("), "$((...)) arithmetic expansion"),
+    (re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})"), "${...} parameter expansion beyond ${NAME}"),
+    (re.compile(r"\$[0-9@*#$!-]"), "positional and special parameters ($1, $@, $#, $$, $!, $-)"),
+    (re.compile(r"\$'"), "$'...' quoting"),
+    (re.compile(r"\$\["), "$[...] arithmetic"),
+)
+_GLOB = re.compile(r"(?<!\$)[*?]|\[[^\]]*\]")
+_BRACE = re.compile(r"\{[^{}\s]*(?:,|\.\.)[^{}\s]*\}")
