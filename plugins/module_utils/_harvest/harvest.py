@@ -23,6 +23,10 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.com
     error_info,
     iso,
 )
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.expected import (
+    for_target_locations,
+    targets_text,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.parallel import (
     processes_for,
     read_in_processes,
@@ -33,8 +37,10 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.rea
     execution_header,
     locations_from_steps,
     parent_steps,
+    uninterpreted_steps,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import is_terminal
 
 
 @HarvestErrorHandler.common_error_handler("read the automation execution")
@@ -59,6 +65,8 @@ def gather(
     max_failures=1000,
     on_header=None,
     processes=1,
+    expected=None,
+    on_expected=None,
 ):
     """Read the whole tree of ``parent_id`` (in the caller's account and ``region``).
 
@@ -68,8 +76,14 @@ def gather(
     to ``callback(record)`` in the calling thread, in completion order; with ``keep=False`` records are not
     kept (streaming). ``on_header(header)`` receives the parent's summary before any location.
 
-    Returns ``{"execution": header, "locations": [...] or None, "summary": {...}, "progress": {...}}``,
-    locations sorted by account and region.
+    Every targeted account x region is in the result (:mod:`.expected`): ``expected`` is a kept expected set
+    (``targets.json``), which wins; without it the set is recomputed from the parent's ``TargetLocations`` and the
+    organization, and handed to ``on_expected(expected_set)`` (to keep it). A targeted location without a step of
+    its own is reported with a status by the table of :mod:`.expected`; a step that names no account is reported
+    in ``summary.uninterpreted_steps`` with its raw name and status.
+
+    Returns ``{"execution": header, "locations": [...] or None, "summary": {...}, "progress": {...},
+    "expected": the expected set or None}``, locations sorted by account and region.
     """
     ssm = factory.client("ssm", region)
     execution, steps = read_parent(factory, ssm, parent_id)
@@ -78,7 +92,8 @@ def gather(
     if on_header:
         on_header(header)
     locations = locations_from_steps(steps, region)
-    if not locations and not execution.get("TargetLocations"):
+    cross_account = bool(execution.get("TargetLocations")) or execution.get("AutomationType") == "CrossAccount"
+    if not locations and not cross_account:
         # A Local execution (no target locations): the execution itself is the one location, in the caller's account.
         locations = [
             {
@@ -93,6 +108,17 @@ def gather(
                 "member_execution_id": parent_id,
             }
         ]
+    else:
+        if expected is None and execution.get("TargetLocations"):
+            expected = for_target_locations(
+                execution["TargetLocations"],
+                lambda: factory.client("organizations", region),
+                source="recomputed from automation %s" % parent_id,
+            )
+            if on_expected:
+                on_expected(expected)
+        locations = reconcile(locations, expected)
+    uninterpreted = uninterpreted_steps(steps) if cross_account else []
     del steps
     summary = Summary(max_failures=max_failures)
     summary.api_calls += parent_calls
@@ -108,6 +134,7 @@ def gather(
             summary_only=summary_only,
             rate=rate,
             parent_status=header["status"],
+            parent=header,
         )
         try:
             record = reader.read()
@@ -148,7 +175,54 @@ def gather(
         kept.sort(key=lambda r: (r["account"], r["region"]))
     out = summary.as_dict()
     out["processes"] = used
-    return {"execution": header, "locations": kept, "summary": out, "progress": summary.progress()}
+    out["uninterpreted_steps"] = uninterpreted
+    out["expected_locations"] = len(expected["locations"]) if expected else None
+    out["expected_source"] = expected.get("source") if expected else None
+    out["unresolved_targets"] = list(expected.get("unresolved") or []) if expected else []
+    out["no_instance_matched"] = None
+    if is_terminal(header["status"]) and not out["instances"]:
+        out["no_instance_matched"] = "no instance matched the targets: %s" % targets_text(header)
+    return {
+        "execution": header,
+        "locations": kept,
+        "summary": out,
+        "progress": summary.progress(),
+        "expected": expected,
+    }
+
+
+def reconcile(locations, expected):
+    """``locations`` (from the parent's steps) plus one location for every expected account x region that no step
+    names (``step_present`` false), each marked with where it came from (``targeted_by``); nothing is removed."""
+    if not expected:
+        return locations
+    sources = {(e["account"], e["region"]): e.get("from") or [] for e in expected.get("locations") or []}
+    seen = set()
+    out = []
+    for location in locations:
+        key = (location["account"], location["region"])
+        seen.add(key)
+        out.append(dict(location, targeted_by=sources.get(key)))
+    for key in sorted(sources):
+        if key in seen:
+            continue
+        out.append(
+            {
+                "account": key[0],
+                "region": key[1],
+                "step_name": None,
+                "status": None,
+                "failure_message": None,
+                "start_time": None,
+                "end_time": None,
+                "execution_role_name": None,
+                "member_execution_id": None,
+                "member_road": None,
+                "step_present": False,
+                "targeted_by": sources[key],
+            }
+        )
+    return out
 
 
 def progress(factory, parent_id, region, concurrency=16, rate=10.0):

@@ -23,6 +23,7 @@ __metaclass__ = type
 import random
 import time
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected, roads
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     EXPIRED_CODES,
     THROTTLE_CODES,
@@ -123,7 +124,9 @@ def parent_steps(ssm, parent_id, execution=None):
 
 
 def locations_from_steps(steps, default_region):
-    """One location dict per account x region step of the parent."""
+    """One location dict per account x region of each parent step that names its ``TargetLocation``. A step that
+    names several accounts or regions gives one location for each, without a member execution id (which of them
+    it belongs to is unknown: the other roads find it); a step without one is left to :func:`uninterpreted_steps`."""
     out = []
     for step in steps:
         target = step.get("TargetLocation") or {}
@@ -132,6 +135,7 @@ def locations_from_steps(steps, default_region):
         if not accounts:
             continue
         single = len(accounts) == 1 and len(regions) == 1
+        member = member_execution_id(step) if single else None
         for account in accounts:
             for region in regions:
                 out.append(
@@ -144,9 +148,33 @@ def locations_from_steps(steps, default_region):
                         "start_time": iso(step.get("ExecutionStartTime")),
                         "end_time": iso(step.get("ExecutionEndTime")),
                         "execution_role_name": target.get("ExecutionRoleName"),
-                        "member_execution_id": member_execution_id(step) if single else None,
+                        "member_execution_id": member,
+                        "member_road": roads.STEP_OUTPUT if member else None,
                     }
                 )
+                if not single:
+                    out[-1]["step_locations"] = len(accounts) * len(regions)
+    return out
+
+
+def uninterpreted_steps(steps):
+    """The parent steps that name no account (no ``TargetLocation``), with their raw name and status: never
+    skipped silently; reported in the summary while every targeted location is reconciled on its own."""
+    out = []
+    for step in steps:
+        if (step.get("TargetLocation") or {}).get("Accounts"):
+            continue
+        out.append(
+            {
+                "step_name": step.get("StepName"),
+                "action": step.get("Action"),
+                "status": step.get("StepStatus"),
+                "failure_message": step.get("FailureMessage"),
+                "output_keys": sorted((step.get("Outputs") or {}).keys()),
+                "member_execution_id": member_execution_id(step),
+                "reason": "the step names no TargetLocation account",
+            }
+        )
     return out
 
 
@@ -161,6 +189,19 @@ def execution_header(execution):
         "end_time": iso(execution.get("ExecutionEndTime")),
         "failure_message": execution.get("FailureMessage"),
         "target_parameter_name": execution.get("TargetParameterName"),
+        "targets": [
+            {"key": t.get("Key"), "values": list(t.get("Values") or [])} for t in execution.get("Targets") or []
+        ],
+        "target_locations": [
+            {
+                "accounts": list(loc.get("Accounts") or []),
+                "regions": list(loc.get("Regions") or []),
+                "include_child_ous": bool(loc.get("IncludeChildOrganizationUnits")),
+                "exclude_accounts": list(loc.get("ExcludeAccounts") or []),
+                "execution_role_name": loc.get("ExecutionRoleName"),
+            }
+            for loc in execution.get("TargetLocations") or []
+        ],
         "location_progress": {
             "total": counters.get("TotalSteps", 0),
             "success": counters.get("SuccessSteps", 0),
@@ -189,10 +230,12 @@ class LocationReader:
         rate=0,
         pacer=None,
         parent_status=None,
+        parent=None,
     ):
         self.factory = factory
         self.location = location
         self.parent_status = parent_status
+        self.parent = parent  # the parent's header (id, runbook, start time): the roads to a member execution
         self.account = location["account"]
         self.region = location["region"]
         self.target_parameter_name = target_parameter_name
@@ -259,28 +302,10 @@ class LocationReader:
         record.update({"read_status": "ok", "read_error": None, "instances": []})
         member_id = record.get("member_execution_id")
         if not member_id:
-            record["read_status"] = "skipped"
-            if (not is_terminal(record.get("status")) or record.get("status") in ("Pending", None)) and is_terminal(
-                self.parent_status
-            ):
-                # The parent is over and this location never started: AWS stopped queueing locations
-                # (TargetLocationMaxErrors reached) or the run was cancelled. Its targets were never run.
-                record["read_error"] = {
-                    "code": "NeverStarted",
-                    "message": "the automation ended (%s) before this location was started: TargetLocationMaxErrors "
-                    "was reached or the run was cancelled; its targets were not run" % self.parent_status,
-                }
-            elif not is_terminal(record.get("status")) or record.get("status") in ("Pending", None):
-                record["read_error"] = {
-                    "code": "NotStarted",
-                    "message": "the location has not started a member execution yet",
-                }
-            else:
-                record["read_error"] = {
-                    "code": "NoMemberExecution",
-                    "message": record.get("failure_message") or "the location started no member execution",
-                }
-            return record
+            unexplained = self._find_member(record)
+            if unexplained is not None:
+                return unexplained
+            member_id = record["member_execution_id"]
         try:
             metas = list(self.children(member_id))
         except Exception as e:  # pylint: disable=broad-except
@@ -319,6 +344,80 @@ class LocationReader:
                 record["targets_truncated"] = True
         if any(i.get("read_error") for i in record["instances"]):
             record["read_status"] = "partial"
+        self._no_targets(record, member)
+        return record
+
+    def _no_targets(self, record, member):
+        """A location whose member execution ended successfully with no instance: no instance matched there."""
+        if record["instances"] or record["read_status"] != "ok" or record.get("status") not in SUCCESS_STATUSES:
+            return
+        if member is not None and member.get("AutomationExecutionStatus") not in SUCCESS_STATUSES:
+            return
+        record["step_status"] = record.get("status")
+        record["status"] = expected.NO_TARGETS
+        record["reason"] = "no instance matched the targets in this account and region (member execution %s)" % (
+            record.get("member_execution_id")
+        )
+
+    def _find_member(self, record):
+        """For a location whose parent step named no member execution: take the other roads (:mod:`.roads`). Returns
+        None when one member execution was found (set on ``record``), else the record, with its status by the table
+        of :mod:`.expected` and the reason."""
+        status = record.get("status")
+        pending = status in (None, "", "Pending")
+        record["read_status"] = "skipped"
+        if pending and not is_terminal(self.parent_status):
+            record["read_error"] = {
+                "code": "NotStarted",
+                "message": "the location has not started a member execution yet",
+            }
+            return record
+        if not pending and is_terminal(status) and status not in SUCCESS_STATUSES:
+            # The step failed on its own (role not assumable...): its failure explains the location.
+            record["read_error"] = {
+                "code": "NoMemberExecution",
+                "message": record.get("failure_message") or "the location started no member execution",
+            }
+            return record
+        found = None
+        if self.parent is not None:
+            try:
+                found = roads.find(self._paged, self.parent)
+            except Exception as e:  # pylint: disable=broad-except
+                self.errors += 1
+                record["search_error"] = error_info(e)
+        if found is not None:
+            record["member_roads_tried"] = found["tried"]
+            if found["member_execution_id"]:
+                record.update(member_execution_id=found["member_execution_id"], member_road=found["road"])
+                record["read_status"] = "ok"
+                return None
+        record["step_status"] = status
+        if found is not None and found["candidates"]:
+            record.update(member_road=found["road"], member_candidates=found["candidates"])
+            record["status"] = expected.NOT_REPORTED
+            record["reason"] = "ambiguous: %d candidate member executions found by %s (%s); none was picked" % (
+                len(found["candidates"]),
+                found["road"],
+                ", ".join(c["automation_execution_id"] or "?" for c in found["candidates"]),
+            )
+            record["read_error"] = {"code": "AmbiguousMemberExecution", "message": record["reason"]}
+            return record
+        code, reason = expected.unexplained(self.parent_status, status, record.get("step_present", True))
+        if code is None:
+            record["read_error"] = {
+                "code": "NotStarted",
+                "message": "the location has not started a member execution yet",
+            }
+            return record
+        if record.get("search_error"):
+            reason += (
+                " (the other roads to a member execution could not be searched: %s)"
+                % (record["search_error"]["message"])
+            )
+        record["status"] = code
+        record["reason"] = reason
+        record["read_error"] = {"code": code, "message": reason}
         return record
 
     @staticmethod

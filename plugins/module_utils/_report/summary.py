@@ -12,6 +12,10 @@ __metaclass__ = type
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES, is_terminal
 
+# The harvest's own location statuses, for a targeted location that AWS's answer does not explain, and what each
+# weighs in the verdict (plugins/module_utils/_harvest/expected.py holds the table that assigns them).
+UNEXPLAINED = {"NoTargets": "passes", "NeverStarted": "fails", "NotReported": "fails"}
+
 
 class Summary:
     """Streaming totals: locations, instances and steps by status, per-step failure counts, failures."""
@@ -24,6 +28,7 @@ class Summary:
         # locations with no instance to count (could not run, never started, could not be read): each is a failure
         # the instance counts cannot show; counted here because ``failures`` is capped at max_failures
         self.lost_locations = 0
+        self.unexplained = {}  # NoTargets / NeverStarted / NotReported: locations AWS's answer does not explain
         self.instances = 0
         self.instances_by_status = {}
         self.steps_by_status = {}
@@ -50,22 +55,36 @@ class Summary:
         where = {"account": record["account"], "region": record["region"]}
         if record.get("read_status") == "failed":
             self.unreadable += 1
-        never_started = (record.get("read_error") or {}).get("code") == "NeverStarted"
-        failed_location = never_started or (
-            record.get("status") not in SUCCESS_STATUSES and is_terminal(record.get("status"))
-        )
-        if failed_location and not record.get("instances") and record.get("read_status") != "failed":
+        status = record.get("status")
+        if status in UNEXPLAINED:
+            # A targeted location that AWS's answer does not explain: counted by its status (locations_by_status),
+            # which the verdict weighs (NoTargets passes; NeverStarted and NotReported fail), never in
+            # lost_locations as well.
+            self._bump(self.unexplained, status)
+            if UNEXPLAINED[status] == "fails":
+                self._failure(
+                    dict(
+                        where,
+                        instance_id=None,
+                        step_name=record.get("step_name"),
+                        status=status,
+                        message=record.get("reason") or "",
+                    )
+                )
+        elif (
+            status not in SUCCESS_STATUSES
+            and is_terminal(status)
+            and not record.get("instances")
+            and record.get("read_status") != "failed"
+        ):
             self.lost_locations += 1
-            # A location that failed with no instance to explain it (role not assumable, no target...), or that the
-            # finished automation never started: its targets were not run, which counts.
-            item = dict(
-                where,
-                instance_id=None,
-                step_name=None,
-                status=record.get("status") or "Pending",
-                message=record.get("failure_message") or (record["read_error"]["message"] if never_started else ""),
+            # A location that failed with no instance to explain it (role not assumable...): its targets were not
+            # run, which counts.
+            self._failure(
+                dict(
+                    where, instance_id=None, step_name=None, status=status, message=record.get("failure_message") or ""
+                )
             )
-            self._failure(item)
         if record.get("read_error") and record.get("read_status") == "failed":
             self.lost_locations += 1
             err = record["read_error"]
@@ -140,6 +159,7 @@ class Summary:
             "locations_by_status": dict(self.locations_by_status),
             "unreadable_locations": self.unreadable,
             "lost_locations": self.lost_locations,
+            "unexplained_locations": dict(self.unexplained),
             "instances": self.instances,
             "instances_by_status": dict(self.instances_by_status),
             "steps_by_status": dict(self.steps_by_status),
