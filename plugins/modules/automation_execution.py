@@ -363,6 +363,14 @@ accounts:
   returned: when the preflight ran
   type: list
   elements: str
+targets:
+  description:
+    - The expected target set of the request, computed with or without the preflight - C(locations) (every account x
+      region, each with C(from), the target location and OU, root or account id it came from), C(excluded),
+      C(unresolved) (targets that could not be expanded, with the reason), C(source). The run_automation role keeps
+      it as C(targets.json) in the run's report directory; C(automation_execution_info) reconciles the report with it.
+  returned: when a new execution is (or would be) started with target locations
+  type: dict
 preflight:
   description:
     - The preflight's findings, C(ok), C(missing_role) (accounts without the execution role), C(unknown_targets),
@@ -399,7 +407,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook  # noqa: E402
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, common, harvest  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, common, expected, harvest  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 START_OPTIONS = (
@@ -683,6 +691,8 @@ def do_start(module, ssm):
             for i, loc in enumerate(built["locations"])
         ]
 
+    if request.get("TargetLocations"):
+        result["targets"] = expected.for_request(module, request["TargetLocations"])  # the expected set (issue 15)
     result["changed"] = True
     if module._diff:
         result["diff"] = {"before": {}, "after": {"automation_execution": request}}

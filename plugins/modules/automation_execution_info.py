@@ -101,6 +101,16 @@ options:
         account and region, one C(summary) line). The module then returns no RV(locations).
       - Missing parent directories are created.
     type: path
+  targets_file:
+    description:
+      - The run's expected target set (C(targets.json) in the run's report directory): every account x region the run
+        targeted, and where each came from (OU, account id, exclusions). Every one of them is in the result, even
+        when AWS's answer does not mention it (see RV(locations)).
+      - When the file exists it is the expected set (a kept set wins over recomputing); otherwise the set is
+        recomputed from the parent execution's C(TargetLocations) and the organization (OUs expanded), and written
+        there (not in check mode).
+      - Without it, the set is recomputed and not kept.
+    type: path
   max_failures:
     description:
       - At most this many entries in C(failures) of RV(summary) (the count is always complete).
@@ -114,6 +124,14 @@ notes:
   - The reader role needs C(ssm:DescribeAutomationExecutions), C(ssm:GetAutomationExecution),
     C(ssm:DescribeAutomationStepExecutions) and, for I(full_output), C(ssm:GetCommandInvocation); the caller needs
     C(sts:AssumeRole) on it.
+  - To recompute the expected set of a run that targeted OUs, the caller needs C(organizations:ListRoots),
+    C(organizations:ListOrganizationalUnitsForParent) and C(organizations:ListAccountsForParent); without them the
+    OU targets are listed in C(summary.unresolved_targets) with the reason.
+  - A targeted location that AWS's answer does not explain gets a status of its own, with a C(reason) -
+    C(NoTargets) (the automation ended Success and the location started nothing or matched no instance: passes),
+    C(NeverStarted) (the automation ended Failed, Cancelled or TimedOut before starting it: fails) or
+    C(NotReported) (anything else, including several candidate member executions: fails). See the collection's
+    C(docs/automation.md).
 seealso:
   - module: orgops.ssm_automation.automation_execution
   - module: orgops.ssm_automation.automation_report
@@ -155,6 +173,12 @@ locations:
     - One entry per account and region, sorted, each with C(account), C(region), C(status), C(failure_message),
       C(member_execution_id), C(read_status) (C(ok), C(partial), C(failed) or C(skipped)), C(read_error)
       (C(code), C(message)) and C(instances).
+    - C(member_road) says how the member execution was found (C(step_output), C(parent_execution_filter) or
+      C(document_and_start_time)); C(member_candidates) lists the candidates when a road found several (none is
+      picked). C(targeted_by) says where the location came from in the expected set; C(step_present=false) marks
+      a targeted location that no parent step names.
+    - C(status) is the parent step's status, or for a location AWS's answer does not explain C(NoTargets),
+      C(NeverStarted) or C(NotReported) (then C(step_status) keeps the step's own status and C(reason) says why).
     - Each instance has C(instance_id), C(execution_id), C(status), C(start_time), C(end_time), C(failure_message),
       C(read_error) and C(steps); each step C(step_name), C(action), C(status), C(start_time), C(end_time),
       C(outputs), C(failure_message), C(response_code), and with I(full_output) C(stdout) and C(stderr).
@@ -167,8 +191,13 @@ summary:
       C(steps_by_status), C(step_failures) (per step, counts by status), C(failures) (account, region, instance_id,
       step_name, status, message), C(failures_total), C(failures_truncated), C(api_calls), C(retries),
       C(processes) (the worker processes used, see I(processes)).
-    - C(lost_locations) counts the locations with no instance to count (could not run, never started, could not
-      be read), each a failure the instance counts do not show.
+    - C(lost_locations) counts the locations with no instance to count (could not run, could not be read), each a
+      failure the instance counts do not show. C(unexplained_locations) counts C(NoTargets), C(NeverStarted) and
+      C(NotReported) locations by status (also in C(locations_by_status)); they are not in C(lost_locations).
+    - C(no_instance_matched) is a sentence naming the targets when the run ended and no location matched any
+      instance (a run that ran nothing is not a pass), else null. C(uninterpreted_steps) lists the parent steps that
+      name no account (raw name and status). C(expected_locations), C(expected_source), C(unresolved_targets)
+      describe the expected set.
   returned: always
   type: dict
 progress:
@@ -184,6 +213,10 @@ dest:
   description: The JSON Lines file written.
   returned: with dest, outside check mode
   type: str
+targets_file:
+  description: The expected target set's file, read or written (see I(targets_file)).
+  returned: with targets_file
+  type: str
 records_written:
   description: Lines written to I(dest).
   returned: with dest, outside check mode
@@ -194,6 +227,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import factory_from_connection
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     DEFAULT_READER_ROLE,
@@ -223,6 +257,7 @@ def main():
             "max_attempts": {"type": "int", "default": 10},
             "dest": {"type": "path"},
             "max_failures": {"type": "int", "default": 1000},
+            "targets_file": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -237,6 +272,13 @@ def main():
             raise InvalidInput("rate", "must be 0 (unpaced) or a positive number of calls per second")
         if params["dest"]:
             check_writable_file(params["dest"], "dest")
+        kept = None
+        if params["targets_file"]:
+            check_writable_file(params["targets_file"], "targets_file")
+            try:
+                kept = expected.read_file(params["targets_file"])
+            except ValueError as e:
+                raise InvalidInput("targets_file", "%s; remove it to recompute the set" % e) from None
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
 
@@ -257,6 +299,9 @@ def main():
         writer.open()
         writer.header(header)
 
+    def keep_expected(recomputed):
+        expected.write_file(params["targets_file"], recomputed)
+
     try:
         result = gather(
             factory,
@@ -271,6 +316,8 @@ def main():
             max_failures=params["max_failures"],
             on_header=on_header if writer else None,
             processes=params["processes"],
+            expected=kept,
+            on_expected=keep_expected if params["targets_file"] and not module.check_mode else None,
         )
     except HarvestError as e:
         if error_info(e)["code"] in ("AutomationExecutionNotFoundException", "ValidationException"):
@@ -290,6 +337,8 @@ def main():
         "progress": result["progress"],
         "progress_line": automation.progress_line(result["progress"]),
     }
+    if params["targets_file"]:
+        output["targets_file"] = params["targets_file"]
     if writer:
         writer.summary(result["summary"])
         writer.close()

@@ -66,9 +66,28 @@ class FakeSSM:
                 raise exc
 
     def describe_automation_executions(self, Filters, MaxResults=50, NextToken=None):
+        """Filters as the API documents them: ParentExecutionId, DocumentNamePrefix, StartTimeAfter (exclusive)."""
         self._record("describe_automation_executions")
-        parent = [f for f in Filters if f["Key"] == "ParentExecutionId"][0]["Values"][0]
-        kids = self.children.get(parent, [])
+        filters = {f["Key"]: f["Values"] for f in Filters}
+        if "ParentExecutionId" in filters and set(filters) == {"ParentExecutionId"}:
+            kids = list(self.children.get(filters["ParentExecutionId"][0], []))
+        else:
+            kids = []
+            for ex_id, ex in self.executions.items():
+                if (
+                    "ParentExecutionId" in filters
+                    and ex.get("ParentAutomationExecutionId") not in filters["ParentExecutionId"]
+                ):
+                    continue
+                if "DocumentNamePrefix" in filters and not str(ex.get("DocumentName", "")).startswith(
+                    tuple(filters["DocumentNamePrefix"])
+                ):
+                    continue
+                if "StartTimeAfter" in filters:
+                    bound = datetime.datetime.fromisoformat(filters["StartTimeAfter"][0].replace("Z", "+00:00"))
+                    if ex.get("ExecutionStartTime") is None or ex["ExecutionStartTime"] <= bound:
+                        continue
+                kids.append(ex_id)
         start = int(NextToken or 0)
         page = kids[start : start + MaxResults]
         out = {
@@ -88,6 +107,7 @@ class FakeSSM:
             "ParentAutomationExecutionId",
             "Target",
             "FailureMessage",
+            "DocumentName",
         )
         return {k: ex[k] for k in keys if k in ex}
 

@@ -36,9 +36,14 @@ def test_a_pending_location_of_a_finished_automation_never_started_and_counts():
     assert record["read_status"] == "skipped"
     assert record["read_error"]["code"] == "NeverStarted"
     assert "before this location was started" in record["read_error"]["message"]
+    assert record["status"] == "NeverStarted" and record["step_status"] == "Pending"
     summary = harvest_summary.Summary()
     summary.add(record)
-    assert summary.lost_locations == 1
+    out = summary.as_dict()
+    # counted by its status, which the verdict weighs as a failure (plugins/module_utils/policy.py), not twice
+    assert out["locations_by_status"] == {"NeverStarted": 1}
+    assert out["unexplained_locations"] == {"NeverStarted": 1}
+    assert out["lost_locations"] == 0
     assert summary.failures_total == 1 and summary.failures[0]["instance_id"] is None
 
 
