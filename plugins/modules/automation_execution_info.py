@@ -101,6 +101,17 @@ options:
         account and region, one C(summary) line). The module then returns no RV(locations).
       - Missing parent directories are created.
     type: path
+  endpoints:
+    description:
+      - Endpoints per service, and per region where it matters, for the harvest's own clients (C(ssm) in each member
+        region, C(sts), C(organizations)) - C({ssm: URL}) for every region, or C({ssm: {eu-west-1: URL, default: URL}}).
+        For example an SSM VPC interface endpoint without private DNS in one region.
+      - Without it, botocore resolves each service's endpoint as it does for any client - C(AWS_ENDPOINT_URL_SSM),
+        C(AWS_ENDPOINT_URL_STS), C(AWS_ENDPOINT_URL), the profile's C(services) section - then AWS's own endpoint for
+        the region. Note that botocore applies C(AWS_ENDPOINT_URL_SSM) in every region.
+      - I(endpoint_url) (or C(AWS_URL)) still applies to every service in every region, as amazon.aws's modules do;
+        use it only for a single-endpoint emulator such as the collection's sandbox. An entry here wins over it.
+    type: dict
   targets_file:
     description:
       - The run's expected target set (C(targets.json) in the run's report directory): every account x region the run
@@ -228,7 +239,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, validation
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import factory_from_connection
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import (
+    check_endpoints,
+    factory_from_connection,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     DEFAULT_READER_ROLE,
     HarvestError,
@@ -258,6 +272,7 @@ def main():
             "dest": {"type": "path"},
             "max_failures": {"type": "int", "default": 1000},
             "targets_file": {"type": "path"},
+            "endpoints": {"type": "dict"},
         },
         supports_check_mode=True,
     )
@@ -272,6 +287,7 @@ def main():
             raise InvalidInput("rate", "must be 0 (unpaced) or a positive number of calls per second")
         if params["dest"]:
             check_writable_file(params["dest"], "dest")
+        check_endpoints(params["endpoints"])
         kept = None
         if params["targets_file"]:
             check_writable_file(params["targets_file"], "targets_file")
@@ -290,6 +306,7 @@ def main():
         role_name=params["reader_role_name"],
         retry_mode=params["retry_mode"],
         max_attempts=params["max_attempts"],
+        endpoints=params["endpoints"],
     )
     writer = None
     if params["dest"] and not module.check_mode:

@@ -31,6 +31,7 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.com
     DEFAULT_READER_ROLE,
     SESSION_NAME,
 )
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 if boto3 is not None:
 
@@ -158,6 +159,7 @@ class ClientFactory:
         session=None,
         role_name=DEFAULT_READER_ROLE,
         endpoint_url=None,
+        endpoints=None,
         retry_mode="standard",
         max_attempts=10,
         verify=None,
@@ -172,6 +174,7 @@ class ClientFactory:
         self.session = session or boto3.session.Session()
         self.role_name = role_name
         self.endpoint_url = endpoint_url
+        self.endpoints = check_endpoints(endpoints)
         self.verify = verify
         self.duration_seconds = duration_seconds
         self.refresh_margin = refresh_margin
@@ -214,14 +217,30 @@ class ClientFactory:
         about 5 ms). Creates no connection."""
         if regions:
             with self._lock:
-                self._member_boto3_session().client(service, **self._member_client_kwargs(sorted(regions)[0]))
+                self._member_boto3_session().client(service, **self._member_client_kwargs(sorted(regions)[0], service))
 
-    def _client_kwargs(self, region):
+
+    def endpoint(self, service, region):
+        """The endpoint for ``service`` in ``region``: ``endpoints[service][region]``, else ``endpoints[service]``
+        when it is one URL for every region, else ``endpoint_url`` (every service: a single-endpoint emulator such as
+        the sandbox), else None, and botocore resolves it as it does for any client: ``AWS_ENDPOINT_URL_<SERVICE>``,
+        ``AWS_ENDPOINT_URL``, the profile's ``services`` section, then AWS's own endpoint for the region."""
+        per_service = self.endpoints.get(service)
+        if isinstance(per_service, dict):
+            url = per_service.get(region) or per_service.get("default")
+            if url:
+                return url
+        elif per_service:
+            return per_service
+        return self.endpoint_url or None
+
+    def _client_kwargs(self, region, service=None):
         kwargs = {"config": self.config}
         if region:
             kwargs["region_name"] = region
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
+        url = self.endpoint(service, region)
+        if url:
+            kwargs["endpoint_url"] = url
         if self.verify is not None:
             kwargs["verify"] = self.verify
         return kwargs
@@ -235,7 +254,9 @@ class ClientFactory:
             with self._lock:  # a boto3 session is not thread-safe: clients are created one at a time
                 client = self._base_clients.get(key)
                 if client is None:
-                    client = self._base_clients[key] = self.session.client(service, **self._client_kwargs(region))
+                    client = self._base_clients[key] = self.session.client(
+                        service, **self._client_kwargs(region, service)
+                    )
                     self.clients_created += 1
         return client
 
@@ -335,8 +356,8 @@ class ClientFactory:
             self._member_session = boto3.session.Session(botocore_session=core)
         return self._member_session
 
-    def _member_client_kwargs(self, region):
-        kwargs = self._client_kwargs(region)
+    def _member_client_kwargs(self, region, service=None):
+        kwargs = self._client_kwargs(region, service)
         kwargs["config"] = botocore.config.Config(max_pool_connections=max(10, self.pool_size)).merge(
             self.member_config
         )
@@ -360,7 +381,7 @@ class ClientFactory:
                 client = clients.get(key)
                 if client is None:
                     client = clients[key] = self._member_boto3_session().client(
-                        service, **self._member_client_kwargs(region)
+                        service, **self._member_client_kwargs(region, service)
                     )
                     self.clients_created += 1
         return client
@@ -374,6 +395,24 @@ class ClientFactory:
             return self._base_client(service, region)
         self.credentials(account)
         return AccountClient(self, self._member_client(service, region), account)
+
+
+def check_endpoints(endpoints):
+    """``endpoints`` as :class:`ClientFactory` takes it: ``{service: URL}`` or ``{service: {region: URL, "default":
+    URL}}`` (service as botocore names it: ``ssm``, ``sts``, ``organizations``). Raises InvalidInput naming the
+    entry (``endpoints.ssm.eu-west-1``) and the accepted form."""
+    endpoints = endpoints or {}
+    if not isinstance(endpoints, dict):
+        raise InvalidInput("endpoints", "must be a dict of service name to URL, or to a dict of region to URL")
+    for service, value in endpoints.items():
+        urls = value.items() if isinstance(value, dict) else [(None, value)]
+        for region, url in urls:
+            where = "endpoints.%s%s" % (service, "." + region if region else "")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise InvalidInput(
+                    where, "%r is not an http(s) URL such as https://ssm.eu-west-1.amazonaws.com" % (url,)
+                )
+    return endpoints
 
 
 def factory_from_connection(region, endpoint_url, connect_params, role_name=DEFAULT_READER_ROLE, **kwargs):

@@ -11,6 +11,7 @@ from support.harvest_fakes import (
 )
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 
 
 @mock_aws
@@ -111,3 +112,51 @@ def test_caller_identity_is_asked_once_whatever_the_threads():
         t.join(timeout=10)
     assert factory.caller_account == MGMT
     assert len(asked) == 1
+
+
+def _factory(**kwargs):
+    session = boto3.session.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+    return clients.ClientFactory(session=session, **kwargs)
+
+
+def test_endpoints_per_service_and_region_win_and_others_stay_aws(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_STS", "AWS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    factory = _factory(endpoints={"ssm": {"eu-west-1": "https://vpce-1.ssm.eu-west-1.vpce.amazonaws.com"}})
+    assert (
+        factory._base_client("ssm", "eu-west-1").meta.endpoint_url == "https://vpce-1.ssm.eu-west-1.vpce.amazonaws.com"
+    )
+    # another region, another service: AWS's own endpoints, not the SSM VPC endpoint of eu-west-1
+    assert (
+        factory._member_client("ssm", "ap-northeast-1").meta.endpoint_url == "https://ssm.ap-northeast-1.amazonaws.com"
+    )
+    assert factory._base_client("sts", "eu-west-1").meta.endpoint_url == "https://sts.eu-west-1.amazonaws.com"
+
+
+def test_without_endpoints_botocore_resolves_each_service_from_its_own_configuration(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://ssm.example.test:4566")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://sts.example.test:4566")
+    factory = _factory()
+    assert factory._member_client("ssm", "eu-west-1").meta.endpoint_url == "http://ssm.example.test:4566"
+    assert factory._base_client("sts", "eu-west-1").meta.endpoint_url == "http://sts.example.test:4566"
+
+
+def test_the_single_endpoint_url_of_a_sandbox_still_applies_everywhere():
+    factory = _factory(endpoint_url="http://127.0.0.1:5000", endpoints={"sts": "http://sts.example.test"})
+    assert factory._member_client("ssm", "ap-northeast-1").meta.endpoint_url == "http://127.0.0.1:5000"
+    assert factory._base_client("sts", "us-east-1").meta.endpoint_url == "http://sts.example.test"
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "field"),
+    [
+        ({"ssm": "ssm.eu-west-1.amazonaws.com"}, "endpoints.ssm"),
+        ({"ssm": {"eu-west-1": 5}}, "endpoints.ssm.eu-west-1"),
+        (["https://x"], "endpoints"),
+    ],
+)
+def test_bad_endpoints_name_the_entry(endpoints, field):
+    with pytest.raises(InvalidInput) as caught:
+        clients.check_endpoints(endpoints)
+    assert caught.value.field == field
