@@ -241,6 +241,7 @@ options:
     type: int
     default: 16
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -406,7 +407,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook, trace  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, common, expected, harvest  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
@@ -728,13 +729,14 @@ def do_start(module, ssm):
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=argument_spec(),
+        argument_spec=dict(argument_spec(), **trace.ARGUMENT_SPEC),
         supports_check_mode=True,
         mutually_exclusive=[["execution_id", option] for option in START_OPTIONS]
         + [["idempotency_key", "client_token"]],
         required_if=[["state", "cancelled", ["execution_id"]]],
         required_one_of=[["execution_id", "document_name"]],
     )
+    trace.install(module)
     params = module.params
     if params["wait_timeout"] < 0:
         module.fail_json(msg="wait_timeout: must be 0 or more seconds", field="wait_timeout")

@@ -104,8 +104,7 @@ options:
   endpoints:
     description:
       - Endpoints per service, and per region where it matters, for the harvest's own clients (C(ssm) in each member
-        region, C(sts), C(organizations)) - C({ssm: URL}) for every region, or C({ssm: {eu-west-1: URL, default: URL}}).
-        For example an SSM VPC interface endpoint without private DNS in one region.
+        region, C(sts), C(organizations)), for example an SSM VPC interface endpoint without private DNS in one region.
       - Without it, botocore resolves each service's endpoint as it does for any client - C(AWS_ENDPOINT_URL_SSM),
         C(AWS_ENDPOINT_URL_STS), C(AWS_ENDPOINT_URL), the profile's C(services) section - then AWS's own endpoint for
         the region. Note that botocore applies C(AWS_ENDPOINT_URL_SSM) in every region.
@@ -114,7 +113,7 @@ options:
     type: dict
   targets_file:
     description:
-      - The run's expected target set (C(targets.json) in the run's report directory): every account x region the run
+      - The run's expected target set (C(targets.json) in the run's report directory) - every account x region the run
         targeted, and where each came from (OU, account id, exclusions). Every one of them is in the result, even
         when AWS's answer does not mention it (see RV(locations)).
       - When the file exists it is the expected set (a kept set wins over recomputing); otherwise the set is
@@ -128,6 +127,7 @@ options:
     type: int
     default: 1000
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -139,9 +139,9 @@ notes:
     C(organizations:ListOrganizationalUnitsForParent) and C(organizations:ListAccountsForParent); without them the
     OU targets are listed in C(summary.unresolved_targets) with the reason.
   - A targeted location that AWS's answer does not explain gets a status of its own, with a C(reason) -
-    C(NoTargets) (the automation ended Success and the location started nothing or matched no instance: passes),
-    C(NeverStarted) (the automation ended Failed, Cancelled or TimedOut before starting it: fails) or
-    C(NotReported) (anything else, including several candidate member executions: fails). See the collection's
+    C(NoTargets) (the automation ended Success and the location started nothing or matched no instance; passes),
+    C(NeverStarted) (the automation ended Failed, Cancelled or TimedOut before starting it; fails) or
+    C(NotReported) (anything else, including several candidate member executions; fails). See the collection's
     C(docs/automation.md).
 seealso:
   - module: orgops.ssm_automation.automation_execution
@@ -161,6 +161,14 @@ EXAMPLES = r"""
     full_output: true
     processes: 4
   register: results
+
+- name: SSM through a VPC interface endpoint (no private DNS) in eu-west-1 only
+  orgops.ssm_automation.automation_execution_info:
+    automation_execution_id: "{{ run.automation_execution_id }}"
+    endpoints:
+      ssm:
+        eu-west-1: https://vpce-0123456789abcdef0-abcdefgh.ssm.eu-west-1.vpce.amazonaws.com
+    trace: reports/trace.jsonl
 
 - name: A cheap progress poll
   orgops.ssm_automation.automation_execution_info:
@@ -237,7 +245,7 @@ records_written:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, trace, validation
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import (
     check_endpoints,
@@ -273,6 +281,7 @@ def main():
             "max_failures": {"type": "int", "default": 1000},
             "targets_file": {"type": "path"},
             "endpoints": {"type": "dict"},
+            "trace": {"type": "path"},
         },
         supports_check_mode=True,
     )
@@ -308,6 +317,9 @@ def main():
         max_attempts=params["max_attempts"],
         endpoints=params["endpoints"],
     )
+    tracer = trace.install(module)
+    if tracer:
+        factory.observers.append(tracer)
     writer = None
     if params["dest"] and not module.check_mode:
         writer = JsonLinesWriter(params["dest"])  # opened when the parent execution has been read

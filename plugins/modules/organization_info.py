@@ -55,6 +55,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -143,7 +144,7 @@ accounts:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import organization, validation  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import organization, trace, validation  # noqa: E402
 
 try:
     import botocore
@@ -154,6 +155,7 @@ except ImportError:
 def main():
     module = AnsibleAWSModule(
         argument_spec={
+            **trace.ARGUMENT_SPEC,
             "tree": {"type": "bool", "default": False},
             "management_account_id": {"type": "str"},
             "organization_id": {"type": "str"},
@@ -163,6 +165,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    trace.install(module)
     params = module.params
     try:
         if params["management_account_id"] is not None:

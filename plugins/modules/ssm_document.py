@@ -103,6 +103,7 @@ notes:
   - A run that changes nothing makes read calls only (C(DescribeDocument), C(GetDocument), and
     C(ListTagsForResource) or C(DescribeDocumentPermission) when O(tags) or O(shared_with_accounts) are set).
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
@@ -228,7 +229,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook, trace  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 
@@ -250,11 +251,12 @@ def main():
         "lint_waivers": {"type": "list", "elements": "str", "default": []},
     }
     module = AnsibleAWSModule(
-        argument_spec=argument_spec,
+        argument_spec=dict(argument_spec, **trace.ARGUMENT_SPEC),
         supports_check_mode=True,
         mutually_exclusive=[["content", "content_path"]],
         required_if=[["state", "present", ["content", "content_path"], True]],
     )
+    trace.install(module)
     if not runbook.HAS_YAML:
         module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
     result = {"changed": False}

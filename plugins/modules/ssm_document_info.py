@@ -59,6 +59,7 @@ options:
     type: str
     choices: [Automation, Command]
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -191,7 +192,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import documents, runbook, trace  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 
@@ -211,10 +212,11 @@ def main():
         "document_type": {"type": "str", "choices": list(documents.DOCUMENT_TYPES)},
     }
     module = AnsibleAWSModule(
-        argument_spec=argument_spec,
+        argument_spec=dict(argument_spec, **trace.ARGUMENT_SPEC),
         supports_check_mode=True,
         mutually_exclusive=[["document_version", "version_name"]],
     )
+    trace.install(module)
     if not runbook.HAS_YAML:
         module.fail_json(msg=missing_required_lib(runbook.YAML_REQUIREMENT))
     try:

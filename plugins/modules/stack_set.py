@@ -212,6 +212,7 @@ options:
     type: float
     default: 5
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -426,7 +427,7 @@ from ansible.module_utils.urls import open_url  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set, trace  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
 try:
@@ -515,10 +516,11 @@ def read_template(module):
 
 def main():
     module = AnsibleAWSModule(
-        argument_spec=argument_spec(),
+        argument_spec=dict(argument_spec(), **trace.ARGUMENT_SPEC),
         mutually_exclusive=[["template_body", "template", "template_url"]],
         supports_check_mode=True,
     )
+    trace.install(module)
     params = dict(module.params)
     try:
         if params["state"] == "present":

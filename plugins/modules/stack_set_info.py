@@ -37,6 +37,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - orgops.ssm_automation.trace
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -155,7 +156,7 @@ instances:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set, trace  # noqa: E402
 
 try:
     import botocore
@@ -166,12 +167,14 @@ except ImportError:
 def main():
     module = AnsibleAWSModule(
         argument_spec={
+            **trace.ARGUMENT_SPEC,
             "name": {"type": "str", "required": True},
             "call_as": {"type": "str", "default": "SELF", "choices": list(stack_set.CALL_AS)},
             "instances": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
+    trace.install(module)
     name = module.params["name"]
     call_as = module.params["call_as"]
     client = module.client("cloudformation", retry_decorator=AWSRetry.jittered_backoff())

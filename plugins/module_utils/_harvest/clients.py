@@ -187,6 +187,8 @@ class ClientFactory:
         # (Config(parameter_validation=False), public configuration); AWS still validates every request.
         self.member_config = botocore.config.Config(parameter_validation=False).merge(self.config)
         self.pool_size = 10  # connections kept per member client; gather() raises it to its concurrency
+        # module_utils/trace.py: a Tracer records every call of every client made from now on; a Replay answers them
+        self.observers = []
         self._credentials = {}
         self._caller = None
         self._member_session = None
@@ -219,7 +221,6 @@ class ClientFactory:
             with self._lock:
                 self._member_boto3_session().client(service, **self._member_client_kwargs(sorted(regions)[0], service))
 
-
     def endpoint(self, service, region):
         """The endpoint for ``service`` in ``region``: ``endpoints[service][region]``, else ``endpoints[service]``
         when it is one URL for every region, else ``endpoint_url`` (every service: a single-endpoint emulator such as
@@ -233,6 +234,10 @@ class ClientFactory:
         elif per_service:
             return per_service
         return self.endpoint_url or None
+
+    def _observe(self, client, account_of):
+        for observer in self.observers:
+            observer.hook(client, account_of)
 
     def _client_kwargs(self, region, service=None):
         kwargs = {"config": self.config}
@@ -254,9 +259,9 @@ class ClientFactory:
             with self._lock:  # a boto3 session is not thread-safe: clients are created one at a time
                 client = self._base_clients.get(key)
                 if client is None:
-                    client = self._base_clients[key] = self.session.client(
-                        service, **self._client_kwargs(region, service)
-                    )
+                    client = self.session.client(service, **self._client_kwargs(region, service))
+                    self._observe(client, lambda: (self._caller or {}).get("account"))
+                    self._base_clients[key] = client
                     self.clients_created += 1
         return client
 
@@ -380,9 +385,9 @@ class ClientFactory:
             with self._lock:
                 client = clients.get(key)
                 if client is None:
-                    client = clients[key] = self._member_boto3_session().client(
-                        service, **self._member_client_kwargs(region, service)
-                    )
+                    client = self._member_boto3_session().client(service, **self._member_client_kwargs(region, service))
+                    self._observe(client, lambda: getattr(self.thread_credentials._local, "account", None))
+                    clients[key] = client
                     self.clients_created += 1
         return client
 
