@@ -138,7 +138,14 @@ def rule_progress_error(f, settings, summary, wait):
     )
 
 
+def rule_no_instance_matched(f, settings, summary, wait):
+    """A run in which no location matched any instance is not a pass (a tag typo must not look green): the
+    harvest's ``summary.no_instance_matched`` names the targets."""
+    return (summary or {}).get("no_instance_matched") or None
+
+
 RULES = [
+    ("no_instance_matched", rule_no_instance_matched),
     ("max_failed_percent", rule_failed_percent),
     ("required_steps", rule_required_steps),
     ("fail_on_timeout", rule_timeout),

@@ -148,3 +148,16 @@ def test_a_new_rule_is_one_function_and_one_row():
     v = policy.verdict(summary({}), {}, rules=rules)
     assert v["broken_rules"] == ["no_instances"]
     assert policy.verdict(summary({"Success": 1}), {}, rules=rules)["passed"]
+
+
+def test_a_run_where_no_instance_matched_fails_naming_the_targets():
+    """The harvest's summary.no_instance_matched (set when the run ended with no instance anywhere) breaks a rule
+    even though every location passes (NoTargets) and nothing is lost."""
+    s = summary({}, locations={"NoTargets": 4})
+    s["no_instance_matched"] = "no instance matched the targets: tag:ssm-automation=ture (ou-abcd-1 in eu-west-1)"
+    v = judge(s)
+    assert not v["passed"]
+    assert v["broken_rules"] == ["no_instance_matched"]
+    assert "tag:ssm-automation=ture" in v["msg"]
+    s["no_instance_matched"] = None
+    assert judge(s)["passed"]
