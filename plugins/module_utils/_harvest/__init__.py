@@ -7,6 +7,8 @@
 * :mod:`.clients`: clients and assumed-role credentials for any account and region;
 * :mod:`.reading`: the parent execution's locations and one location's reader;
 * :mod:`.parallel`: threads and worker processes;
+* :mod:`.expected`: the expected set (what was targeted) and the table for locations AWS's answer does not explain;
+* :mod:`.roads`: the roads to a location's member execution when its step names none;
 * :mod:`.harvest`: :func:`~.harvest.gather`, which ties them together.
 
 The totals (``Summary``) are reporting: :mod:`.._report.summary`.
