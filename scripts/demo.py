@@ -11,7 +11,8 @@
    and report phases (which touch neither), and its output is shown after the first run's. Its write calls are read
    from the sandbox's request log: every write served while it ran counts against it, except the one write the run
    phase makes (ssm:StartAutomationExecution), which the roles and runbook phases never call.
-4. Print a compact summary table and the paths of the HTML, CSV, JSON, Markdown and JUnit reports.
+4. Print a compact summary table, the compliance summary (the OS standard of inventories/sandbox: which instances
+   deviate, and how) and the paths of the HTML, CSV, JSON, Markdown and JUnit reports.
 5. Stop the sandbox, also on failure or Ctrl-C.
 
 Until every piece exists, it runs what does and says what it skipped. Exit status: the first playbook run's.
@@ -293,6 +294,43 @@ def summary_table(records: list[dict], names: dict | None = None) -> str:
     return "\n".join(out)
 
 
+def compliance_summary(report_json: Path, names: dict | None = None) -> str:
+    """The OS standard's verdict from the JSON report: counts per expectation, then every noncompliant instance by
+    name with its deviations, and the unknown ones with the reason."""
+    if not report_json.exists():
+        return "no JSON report, no compliance summary"
+    data = json.loads(report_json.read_text())
+    comp = (data.get("summary") or {}).get("compliance")
+    if not comp:
+        return "no OS standard declared (check_os_expect): the reports show the facts without a verdict"
+    names = names or {}
+    counts = comp["instances"]
+    out = [
+        f"{counts['compliant']} compliant, {counts['noncompliant']} noncompliant, {counts['unknown']} unknown",
+        "per expectation: "
+        + "; ".join(
+            f"{key} {c['noncompliant']} noncompliant, {c['unknown']} unknown" for key, c in comp["by_check"].items()
+        ),
+    ]
+    for loc in data.get("locations") or []:
+        for inst in loc.get("instances") or []:
+            result = inst.get("compliance") or {}
+            label = f"{names.get(inst.get('instance_id'), '')} ({inst.get('instance_id')}, {loc['account']} {loc['region']})"
+            if result.get("status") == "noncompliant":
+                bad = [c for c in result["checks"] if c["status"] == "noncompliant"]
+                out.append(f"  noncompliant {label}: " + "; ".join(c["reason"] for c in bad))
+            elif result.get("status") == "unknown":
+                first = next(c for c in result["checks"] if c["status"] == "unknown")
+                out.append(f"  unknown      {label}: {first['reason'][:90]}")
+    changes = data.get("changes")
+    if changes and changes.get("since"):
+        out.append(
+            f"changed since {changes.get('since_execution')}: {changes['added_total']} added, {changes['gone_total']} gone,"
+            f" {changes['facts_changed_total']} fact changes, {changes['compliance_changed_total']} compliance changes"
+        )
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", type=Path, default=WORLD)
@@ -370,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         if records:
             say(f"automation execution {execution_id}")
             say(summary_table(records, sandbox.world_names()))
+            say()
+            say("compliance with the OS standard (inventories/sandbox check_os_expect):")
+            say(compliance_summary(run_dir / "automation-report.json", sandbox.world_names()))
         else:
             say("no results were gathered (see the playbook output above).")
         say()

@@ -100,6 +100,16 @@ def _pattern(value, name):
     return text
 
 
+def _texts(value, name, key):
+    """A string, or a list of accepted strings (a mixed fleet: Linux says Asia/Tokyo, Windows Tokyo Standard Time)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise InvalidInput(name, "must be %s, or a list of them, not an empty list" % EXPECTATIONS[key][1])
+        texts = [_text(v, "%s[%d]" % (name, i), EXPECTATIONS[key][1], key) for i, v in enumerate(value)]
+        return texts[0] if len(texts) == 1 else texts
+    return _text(value, name, EXPECTATIONS[key][1], key)
+
+
 def validate_expect(expect, field_name="check_os_expect"):
     """The standard with each value in its form; unknown keys and malformed values raise InvalidInput."""
     if expect in (None, "", {}):
@@ -128,7 +138,7 @@ def validate_expect(expect, field_name="check_os_expect"):
         elif key == "hostname_pattern":
             out[key] = _pattern(value, name)
         else:
-            out[key] = _text(value, name, EXPECTATIONS[key][1], key)
+            out[key] = _texts(value, name, key)
     return out
 
 
@@ -158,7 +168,9 @@ def _one(key, value, label):
         return {key: _count(value, label)}
     if key == "hostname_pattern":
         return {key: _pattern(value, label)}
-    return {key: _text(value, label, EXPECTATIONS[key][1], key)}
+    if isinstance(value, str) and "," in value:  # a survey's text field: alternatives separated by commas
+        value = [part for part in (p.strip() for p in value.split(",")) if part]
+    return {key: _texts(value, label, key)}
 
 
 def display(value):
@@ -169,6 +181,8 @@ def display(value):
         return "yes" if value else "no"
     if isinstance(value, float):
         return "%gs" % value
+    if isinstance(value, (list, tuple)):
+        return " or ".join(display(v) for v in value)
     return str(value)
 
 
@@ -194,8 +208,9 @@ def _check(key, expected, facts):
         ok = actual is expected
         reason = "" if ok else "the clock is %ssynchronised" % ("" if actual else "not ")
     else:
-        ok = str(actual) == str(expected)
-        reason = "" if ok else "%s is %s, expected %s" % (key, actual, expected)
+        accepted = expected if isinstance(expected, list) else [expected]
+        ok = str(actual) in [str(a) for a in accepted]
+        reason = "" if ok else "%s is %s, expected %s" % (key, actual, " or ".join(str(a) for a in accepted))
     return actual, COMPLIANT if ok else NONCOMPLIANT, reason
 
 
@@ -217,3 +232,59 @@ def overall(statuses):
     if UNKNOWN in statuses:
         return UNKNOWN
     return COMPLIANT
+
+
+def _percent(value, name):
+    if isinstance(value, bool):
+        raise InvalidInput(name, "must be a whole number from 0 to 100, not %r" % (value,))
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise InvalidInput(name, "must be a whole number from 0 to 100, not %r" % (value,)) from None
+    if not 0 <= number <= 100:
+        raise InvalidInput(name, "must be a whole number from 0 to 100, not %r" % (value,))
+    return number
+
+
+def policy(
+    summary_compliance,
+    max_noncompliant_percent=100,
+    fail_on_unknown=False,
+    percent_field="check_os_max_noncompliant_percent",
+    unknown_field="check_os_fail_on_unknown",
+):
+    """The compliance part of the pass/fail verdict, from a report summary's ``compliance``.
+
+    ``unknown`` instances are counted apart, and as noncompliant when ``fail_on_unknown``. The default, 100, only
+    reports. Returns ``{compliant, noncompliant, unknown, total, failing, percent, max_percent, reason}``, ``reason``
+    empty when the policy passes. The inputs are checked first (InvalidInput naming the variable)."""
+    limit = _percent(max_noncompliant_percent, percent_field)
+    strict = _bool(fail_on_unknown, unknown_field)
+    counts = (summary_compliance or {}).get("instances") or {}
+    good, bad, unknown = (int(counts.get(s, 0)) for s in STATUSES)
+    total = good + bad + unknown
+    failing = bad + (unknown if strict else 0)
+    percent = round(100.0 * failing / total, 1) if total else 0.0
+    out = {
+        "compliant": good,
+        "noncompliant": bad,
+        "unknown": unknown,
+        "total": total,
+        "failing": failing,
+        "percent": percent,
+        "max_percent": limit,
+        "reason": "",
+    }
+    if total and percent > limit:
+        if strict:
+            what = "%d of %d instance(s) are noncompliant or unknown (%d noncompliant, %d unknown; %s)" % (
+                failing,
+                total,
+                bad,
+                unknown,
+                unknown_field,
+            )
+        else:
+            what = "%d of %d instance(s) are noncompliant (%d unknown not counted)" % (bad, total, unknown)
+        out["reason"] = "%s: %.1f%% > %s %d%%" % (what, percent, percent_field, limit)
+    return out

@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.compliance import policy as compliance_policy
 
 PASSES = "passes"
 FAILS = "fails"
@@ -45,6 +46,10 @@ DEFAULT_SETTINGS = {
     "execution_id": "",
     # the variable names messages use: {run_automation variable: the variable the user set}
     "field_aliases": {},
+    # compliance with the OS standard: the report's summary.compliance, and its policy (100: report only)
+    "compliance": {},
+    "max_noncompliant_percent": 100,
+    "fail_on_unknown": False,
 }
 
 
@@ -144,11 +149,25 @@ def rule_no_instance_matched(f, settings, summary, wait):
     return (summary or {}).get("no_instance_matched") or None
 
 
+def rule_noncompliant(f, settings, summary, wait):
+    """Compliance with the OS standard (compliance.policy: noncompliant instances, unknown ones apart unless
+    fail_on_unknown), from the report's summary.compliance passed in the settings; off at 100 (the default)."""
+    result = compliance_policy(
+        settings.get("compliance") or {},
+        100 if settings.get("max_noncompliant_percent") is None else settings["max_noncompliant_percent"],
+        bool(settings.get("fail_on_unknown")),
+        _name(settings, "run_automation_max_noncompliant_percent"),
+        _name(settings, "run_automation_fail_on_unknown"),
+    )
+    return result["reason"] or None
+
+
 RULES = [
     ("no_instance_matched", rule_no_instance_matched),
     ("max_failed_percent", rule_failed_percent),
     ("required_steps", rule_required_steps),
     ("fail_on_timeout", rule_timeout),
+    ("noncompliant_percent", rule_noncompliant),
     ("progress", rule_progress_error),
 ]
 

@@ -63,7 +63,8 @@ options:
       - Keys (all optional) C(timezone), C(locale), C(ntp_source) (strings compared as given, for example
         C(Asia/Tokyo); Windows reports its own names, C(Tokyo Standard Time), C(ja-JP)), C(ntp_synchronized)
         (boolean), C(max_pending_updates) (a whole number, 0 or more) and C(hostname_pattern) (a regular expression
-        searched in the host name).
+        searched in the host name). C(timezone), C(locale) and C(ntp_source) may also be lists of accepted values
+        (a mixed fleet, for example C([Asia/Tokyo, Tokyo Standard Time])).
       - Each instance of the JSON report gets C(facts) and C(compliance) (C(status) and C(checks), one per
         expectation, each with C(name), C(expected), C(actual), C(status) and C(reason)). A check whose step was
         skipped or did not run, or whose output could not be read, is C(unknown) with the reason. The HTML, Markdown
@@ -71,6 +72,14 @@ options:
       - Unknown keys and malformed values fail before anything is written, naming the key and the accepted form.
       - Without it the reports still carry the facts, with no verdict.
     type: dict
+  compare_to:
+    description:
+      - An earlier report to compare with, which adds a "changed since" section (JSON C(changes), Markdown and HTML):
+        instances added and gone, facts changed (the NTP offset excepted) and compliance changed, per instance.
+      - A path to an earlier JSON report (or JSON Lines harvest), or C(previous) for the latest completed report
+        (C(<basename>.json)) in the report directory, the parent of I(dest) (one directory per execution), other
+        than this execution's. With C(previous) and no earlier report, the section says so.
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -111,6 +120,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changes:
+  description: The "changed since" counts (C(added_total), C(gone_total), C(facts_changed_total),
+    C(compliance_changed_total)) and the report compared with (C(since)); null without I(compare_to).
+  returned: always
+  type: dict
 files:
   description: Format to the path of its report.
   returned: always
@@ -134,7 +148,26 @@ summary:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import compliance, report  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report import changes  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
+
+
+def _changes(source, params, expect):
+    wanted = params["compare_to"].strip()
+    if wanted == "previous":
+        earlier = changes.find_previous(
+            params["dest"], params["basename"], source.execution.get("automation_execution_id")
+        )
+        if not earlier:
+            return {"since": None, "note": "No earlier completed report in the report directory to compare with."}
+        return changes.compare(source, earlier, expect)
+    return changes.compare(source, wanted, expect)
+
+
+def _counts(section):
+    if section is None:
+        return None
+    return {k: v for k, v in section.items() if k.endswith("_total") or k in ("since", "since_execution", "note")}
 
 
 def main():
@@ -152,6 +185,7 @@ def main():
             "basename": {"type": "str", "default": "automation-report"},
             "title": {"type": "str"},
             "expect": {"type": "dict"},
+            "compare_to": {"type": "str"},
         },
         supports_check_mode=True,
         mutually_exclusive=[["src", "result"]],
@@ -162,6 +196,8 @@ def main():
         expect = compliance.validate_expect(params["expect"], field_name="expect")
         report.plan_files(params["dest"], params["basename"], params["formats"])
         source = report.Source(data=params["result"], path=params["src"], expect=expect)
+        if params["compare_to"]:
+            source.changes = _changes(source, params, expect)
         outcome = report.write_reports(
             source,
             params["dest"],
@@ -179,6 +215,7 @@ def main():
         "files": outcome["files"],
         "written": outcome["changed"],
         "summary": source.summary(),
+        "changes": _counts(source.changes),
     }
     if module._diff:
         # File digests (sha256) before and after: the reports themselves are too big for a diff.

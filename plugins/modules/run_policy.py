@@ -66,6 +66,22 @@ options:
       - Maps a C(run_automation_*) variable name to the name the user set, so that messages name it.
     type: dict
     default: {}
+  compliance:
+    description:
+      - The C(compliance) of M(orgops.ssm_automation.automation_report)'s C(summary) (instances judged against the OS
+        standard); empty when there is no standard.
+    type: dict
+    default: {}
+  max_noncompliant_percent:
+    description:
+      - Fail when more than this percentage (0 to 100) of the judged instances are noncompliant; 100 only reports.
+    type: int
+    default: 100
+  fail_on_unknown:
+    description:
+      - Count the instances whose compliance is C(unknown) as noncompliant in O(max_noncompliant_percent).
+    type: bool
+    default: false
 notes:
   - Supports check mode; it never changes anything.
 """
@@ -134,6 +150,9 @@ def main():
             "wait_timeout": {"type": "int"},
             "wait": {"type": "dict", "default": {}},
             "field_aliases": {"type": "dict", "default": {}},
+            "compliance": {"type": "dict", "default": {}},
+            "max_noncompliant_percent": {"type": "int", "default": 100},
+            "fail_on_unknown": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

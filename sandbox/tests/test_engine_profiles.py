@@ -204,10 +204,10 @@ def test_world_profiles_add_programs_to_their_base():
 def test_world_schema_accepts_programs_and_refuses_relative_paths():
     doc = yaml.safe_load(DEMO_WORLD.read_text())
     good = copy.deepcopy(doc)
-    good["profiles"] = {"suse-ish": {"extends": "rhel-9", "programs": ["/usr/bin/zypper"]}}
+    good["profiles"] = {**doc.get("profiles", {}), "suse-ish": {"extends": "rhel-9", "programs": ["/usr/bin/zypper"]}}
     assert load_world(good).profiles["suse-ish"]["programs"] == ["/usr/bin/zypper"]
     bad = copy.deepcopy(doc)
-    bad["profiles"] = {"suse-ish": {"extends": "rhel-9", "programs": ["zypper"]}}
+    bad["profiles"] = {**doc.get("profiles", {}), "suse-ish": {"extends": "rhel-9", "programs": ["zypper"]}}
     with pytest.raises(WorldError) as e:
         load_world(bad)
     assert "programs" in str(e.value)

@@ -145,3 +145,75 @@ def test_a_malformed_standard_fails_before_any_aws_call(mars):
     assert run.rc != 0
     assert "check_os_expect_max_pending_updates" in run.stdout and "whole number" in run.stdout
     assert handle.requests(since) == []
+
+
+def test_the_compliance_policy_fails_the_play_naming_the_variable(mars):
+    """13 of 15 noncompliant (86.7%) > 50%: the policy fails the play after the reports, in one line; the 2 unknown
+    instances are counted apart unless check_os_fail_on_unknown."""
+    execution_id = mars["dir"].name
+    run = play(
+        mars["sandbox"],
+        mars["dir"].parent,
+        "-e",
+        f"automation_execution_id={execution_id}",
+        "-e",
+        '{"check_os_expect": {"timezone": "Mars/Olympus"}, "check_os_max_noncompliant_percent": 50}',
+    )
+    assert run.rc != 0
+    fatal = next(line for line in run.stdout.splitlines() if "Policy failed for automation" in line)
+    assert (
+        "13 of 15 instance(s) are noncompliant (2 unknown not counted): 86.7% > check_os_max_noncompliant_percent 50%"
+        in fatal
+    ), fatal
+    run = play(
+        mars["sandbox"],
+        mars["dir"].parent,
+        "-e",
+        f"automation_execution_id={execution_id}",
+        "-e",
+        '{"check_os_expect": {"timezone": "Mars/Olympus"}, "check_os_max_noncompliant_percent": 90}',
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    run = play(
+        mars["sandbox"],
+        mars["dir"].parent,
+        "-e",
+        f"automation_execution_id={execution_id}",
+        "-e",
+        '{"check_os_expect": {"timezone": "Mars/Olympus"}, "check_os_max_noncompliant_percent": 90,'
+        ' "check_os_fail_on_unknown": true}',
+    )
+    assert run.rc != 0
+    assert "15 of 15 instance(s) are noncompliant or unknown" in run.stdout
+
+
+def test_changed_since_an_earlier_report(mars, tmp_path):
+    """The earlier report is the run's own JSON, edited: one instance more, one instance's time zone different."""
+    data = json.loads((mars["dir"] / "automation-report.json").read_text())
+    loc = next(loc for loc in data["locations"] if len(loc["instances"]) >= 2)
+    gone = loc["instances"].pop(0)  # absent before: "added" now
+    changed = next(i for i in loc["instances"] if i["facts"].get("timezone"))
+    changed["facts"]["timezone"] = "Asia/Tokyo"
+    data["execution"]["automation_execution_id"] = "earlier"
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps(data))
+    run = play(
+        mars["sandbox"],
+        mars["dir"].parent,
+        "-e",
+        f"automation_execution_id={mars['dir'].name}",
+        "-e",
+        json.dumps({"check_os_expect": {"timezone": "Mars/Olympus"}, "check_os_compare_to": str(earlier)}),
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    report = json.loads((mars["dir"] / "automation-report.json").read_text())
+    changes = report["changes"]
+    assert changes["since_execution"] == "earlier"
+    assert [a["instance_id"] for a in changes["added"]] == [gone["instance_id"]]
+    assert changes["gone"] == []
+    assert [(c["instance_id"], c["fact"], c["before"]) for c in changes["facts_changed"]] == [
+        (changed["instance_id"], "timezone", "Asia/Tokyo")
+    ]
+    md = (mars["dir"] / "automation-report.md").read_text()
+    assert "## Changed since earlier" in md and f"added: {loc['account']} {loc['region']} {gone['instance_id']}" in md
+    assert '<section id="changes">' in (mars["dir"] / "automation-report.html").read_text()

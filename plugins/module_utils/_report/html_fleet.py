@@ -12,6 +12,7 @@ __metaclass__ = type
 import html
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import compliance
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report import changes
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import (
     COMPLIANCE_COLOURS,
     columns,
@@ -208,6 +209,16 @@ def render_fleet(source, out):
             dist = sorted(values[name].items(), key=lambda p: (-p[1], p[0]))
             out.write("<tr><td>%s</td><td>%s</td></tr>\n" % (_h(name), _h(", ".join("%s %d" % p for p in dist))))
         out.write("</table>\n")
+    out.write("</section>\n")
+
+
+def render_changes(source, out):
+    if source.changes is None:
+        return
+    heading, items = changes.lines(source.changes)
+    out.write('<section id="changes"><h2>%s</h2>\n<div class="meta">%s</div>\n' % (_h(heading), _h(items[0])))
+    if items[1:]:
+        out.write("<ul>%s</ul>\n" % "".join("<li>%s</li>" % _h(item) for item in items[1:]))
     out.write("</section>\n")
 
 

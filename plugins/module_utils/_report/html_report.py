@@ -13,6 +13,7 @@ import re
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import seconds
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.html_fleet import STYLE as FLEET_STYLE
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.html_fleet import (
+    render_changes,
     render_fleet,
     render_instances,
 )
@@ -130,6 +131,7 @@ def render_html(source, out, title=None):
         out.write('<span class="locfail"><b>%d</b> unreadable locations</span>' % s["unreadable_locations"])
     out.write("</div>\n")
     render_fleet(source, out)
+    render_changes(source, out)
     render_instances(source, out)
     statuses = sorted(s["instances_by_status"])
     out.write('<div class="filters">Show: ')

@@ -21,4 +21,7 @@ def render_json(source, out):
         first = False
     out.write('\n], "summary": ')
     out.write(json.dumps(source.summary(), sort_keys=True, default=str))
+    if source.changes is not None:
+        out.write(', "changes": ')
+        out.write(json.dumps(source.changes, sort_keys=True, default=str))
     out.write("}\n")

@@ -10,6 +10,7 @@ __metaclass__ = type
 import html
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import compliance
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report import changes
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import columns, instance_rows
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
     XML_INVALID_RE,
@@ -47,6 +48,11 @@ def render_markdown(source, out, title=None):
             out.write("| %s | %s |\n" % (_md(step), _md(counts_text(s["step_failures"][step]))))
         out.write("\n")
     _fleet(source, out)
+    if source.changes is not None:
+        heading, items = changes.lines(source.changes)
+        out.write("## %s\n\n" % _md(heading))
+        out.write(items[0] and "%s\n\n" % _md(items[0]))
+        out.write("".join("- %s\n" % _md(item) for item in items[1:]) + ("\n" if items[1:] else ""))
     _instances(source, out)
     out.write("## Results\n\n")
     out.write("| Account | Region | Instance | Instance status | Step | Step status | Outputs / failure |\n")

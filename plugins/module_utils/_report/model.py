@@ -89,6 +89,7 @@ class Source:
         self._summary = None
         self._offsets = None
         self.expect = expect or {}  # the OS standard (compliance.normalize_expect), {} for facts only
+        self.changes = None  # the "changed since" section (_report/changes.py), when asked for
         if data is not None:
             if not isinstance(data, dict) or not isinstance(data.get("locations"), list):
                 raise InvalidInput(

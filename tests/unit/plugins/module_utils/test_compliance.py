@@ -34,7 +34,9 @@ def test_the_issue_example_validates_as_given():
         ({"max_pending_updates": "a few"}, "check_os_expect.max_pending_updates", "whole number"),
         ({"max_pending_updates": True}, "check_os_expect.max_pending_updates", "whole number"),
         ({"hostname_pattern": "(web"}, "check_os_expect.hostname_pattern", "regular expression"),
-        ({"timezone": ["UTC"]}, "check_os_expect.timezone", "time zone name"),
+        ({"timezone": {"zone": "UTC"}}, "check_os_expect.timezone", "time zone name"),
+        ({"timezone": []}, "check_os_expect.timezone", "empty list"),
+        ({"locale": ["C.UTF-8", "x; reboot"]}, "check_os_expect.locale[1]", "only letters"),
         ("UTC", "check_os_expect", "dictionary"),
     ],
 )
@@ -96,6 +98,20 @@ def test_compliant_noncompliant_unknown_rules():
     # noncompliant wins over unknown
     both = dict(missing, pending_updates=4)
     assert C.evaluate(both, STANDARD)["status"] == "noncompliant"
+
+
+def test_alternatives_for_a_mixed_fleet():
+    expect = C.normalize_expect(
+        {"timezone": ["Asia/Tokyo", "Tokyo Standard Time"]}, {"check_os_expect_locale": "ja_JP.UTF-8, ja-JP"}
+    )
+    assert expect == {"timezone": ["Asia/Tokyo", "Tokyo Standard Time"], "locale": ["ja_JP.UTF-8", "ja-JP"]}
+    windows = {"timezone": "Tokyo Standard Time", "locale": "ja-JP"}
+    assert C.evaluate(windows, expect)["status"] == "compliant"
+    check = C.evaluate({"timezone": "UTC", "locale": "ja-JP"}, expect)["checks"][0]
+    assert (
+        check["status"] == "noncompliant"
+        and check["reason"] == "timezone is UTC, expected Asia/Tokyo or Tokyo Standard Time"
+    )
 
 
 def test_pending_updates_lower_bound_and_pattern():
