@@ -315,7 +315,8 @@ def compliance_summary(report_json: Path, names: dict | None = None) -> str:
     for loc in data.get("locations") or []:
         for inst in loc.get("instances") or []:
             result = inst.get("compliance") or {}
-            label = f"{names.get(inst.get('instance_id'), '')} ({inst.get('instance_id')}, {loc['account']} {loc['region']})"
+            name = names.get(inst.get("instance_id")) or (inst.get("details") or {}).get("name") or ""
+            label = f"{name} ({inst.get('instance_id')}, {loc.get('account_name') or loc['account']} {loc['region']})"
             if result.get("status") == "noncompliant":
                 bad = [c for c in result["checks"] if c["status"] == "noncompliant"]
                 out.append(f"  noncompliant {label}: " + "; ".join(c["reason"] for c in bad))

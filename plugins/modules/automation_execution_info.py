@@ -49,6 +49,15 @@ options:
         C(ssm:GetCommandInvocation), instead of only the 2,500 characters of the step output. One more call per step.
     type: bool
     default: false
+  details:
+    description:
+      - Also read who is who, for the reports - per location the account's name and OU path (Organizations, once in
+        the caller's account), per instance its C(Name) tag and state (C(ec2:DescribeInstances)), platform name,
+        version and type and SSM ping status (C(ssm:DescribeInstanceInformation)), through the reader role, in at
+        most one call per 50 instances per location and service. Added as C(account_name), C(ou_path) on each
+        location and C(details) on each instance; a read that fails is recorded in C(details_error), never fatal.
+    type: bool
+    default: false
   summary_only:
     description:
       - Only count instance executions by status (RV(progress)), without reading each one, and return no
@@ -133,8 +142,9 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - The reader role needs C(ssm:DescribeAutomationExecutions), C(ssm:GetAutomationExecution),
-    C(ssm:DescribeAutomationStepExecutions) and, for I(full_output), C(ssm:GetCommandInvocation); the caller needs
-    C(sts:AssumeRole) on it.
+    C(ssm:DescribeAutomationStepExecutions), for I(full_output) C(ssm:GetCommandInvocation), and for I(details)
+    C(ssm:DescribeInstanceInformation) and C(ec2:DescribeInstances); the caller needs C(sts:AssumeRole) on it (and,
+    for I(details), C(organizations:ListRoots), C(ListOrganizationalUnitsForParent) and C(ListAccountsForParent)).
   - To recompute the expected set of a run that targeted OUs, the caller needs C(organizations:ListRoots),
     C(organizations:ListOrganizationalUnitsForParent) and C(organizations:ListAccountsForParent); without them the
     OU targets are listed in C(summary.unresolved_targets) with the reason.
@@ -271,6 +281,7 @@ def main():
             "automation_execution_id": {"type": "str", "required": True, "aliases": ["execution_id"]},
             "reader_role_name": {"type": "str", "default": DEFAULT_READER_ROLE},
             "full_output": {"type": "bool", "default": False},
+            "details": {"type": "bool", "default": False},
             "summary_only": {"type": "bool", "default": False, "aliases": ["progress"]},
             "concurrency": {"type": "int", "default": 64},
             "processes": {"type": "int", "default": 0},
@@ -347,6 +358,7 @@ def main():
             processes=params["processes"],
             expected=kept,
             on_expected=keep_expected if params["targets_file"] and not module.check_mode else None,
+            details=params["details"],
         )
     except HarvestError as e:
         if error_info(e)["code"] in ("AutomationExecutionNotFoundException", "ValidationException"):

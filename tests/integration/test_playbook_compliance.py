@@ -67,6 +67,17 @@ def test_every_format_marks_the_timezone_noncompliant_with_the_actual_value(mars
         assert inst["compliance"]["status"] == "unknown" and inst["compliance"]["checks"][0]["reason"]
     assert set(actual.values()) >= {"UTC", "Etc/UTC", "Tokyo Standard Time"}  # Amazon Linux, Ubuntu, Windows
     assert data["summary"]["compliance"]["instances"] == {"compliant": 0, "noncompliant": 13, "unknown": 2}
+    # who is who (the harvest's details, on in the roles): the Name tag, the account's name and OU path
+    world = mars["sandbox"].world
+    names = {i.instance_id: i.name for i in world.instances}
+    for inst in instances:
+        assert inst["details"]["name"] == names[inst["instance_id"]], inst.get("details")
+    for loc in data["locations"]:
+        assert loc["account_name"] and loc["ou_path"].startswith("Root"), loc.get("details_error")
+    by_name = {names[i["instance_id"]]: i for i in instances}
+    assert by_name["stg-web"]["details"]["ping_status"] == "ConnectionLost"
+    assert by_name["sec-scanner"]["details"]["ping_status"] is None  # not a managed node
+    assert by_name["web-win-1"]["details"]["platform_type"] == "Windows"
 
     with open(mars["dir"] / "automation-report.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

@@ -24,6 +24,9 @@ READER_ACTIONS = {
     "ssm:ListCommandInvocations",
     "ssm:GetCommandInvocation",
     "ssm:ListCommands",
+    # who is who in the reports (automation_execution_info details): platform and ping status, the Name tag
+    "ssm:DescribeInstanceInformation",
+    "ec2:DescribeInstances",
 }
 
 

@@ -23,6 +23,10 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.com
     error_info,
     iso,
 )
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.details import (
+    add_instance_details,
+    organization_details,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.expected import (
     for_target_locations,
     targets_text,
@@ -67,6 +71,7 @@ def gather(
     processes=1,
     expected=None,
     on_expected=None,
+    details=False,
 ):
     """Read the whole tree of ``parent_id`` (in the caller's account and ``region``).
 
@@ -120,6 +125,7 @@ def gather(
         locations = reconcile(locations, expected)
     uninterpreted = uninterpreted_steps(steps) if cross_account else []
     del steps
+    names = organization_details(factory, region) if details and not summary_only else {}
     summary = Summary(max_failures=max_failures)
     summary.api_calls += parent_calls
     kept = [] if keep else None
@@ -141,6 +147,9 @@ def gather(
         except Exception as e:  # pylint: disable=broad-except
             # Anything unexpected (assume-role refused, endpoint down past retries) stays on this location.
             record = dict(location, read_status="failed", read_error=error_info(e), instances=[])
+        if details and not summary_only:
+            record.update(names.get(record.get("account")) or {})
+            add_instance_details(reader, record)
         record["api_calls"] = reader.calls
         record["retries"] = reader.retries
         record["credential_renewals"] = reader.renewals

@@ -84,8 +84,9 @@ def instance_rows(source, expect):
     for loc in source.locations():
         for inst in loc.get("instances") or []:
             details = inst.get("details") or {}
+            who = " ".join(x for x in (loc.get("account_name"), loc.get("ou_path")) if x)
             yield {
-                "account": loc.get("account") or "",
+                "account": "%s (%s)" % (loc.get("account"), who) if who else loc.get("account") or "",
                 "account_name": loc.get("account_name") or details.get("account_name") or "",
                 "ou_path": loc.get("ou_path") or details.get("ou_path") or "",
                 "region": loc.get("region") or "",
@@ -134,7 +135,12 @@ class Fleet:
             for check in result.get("checks") or []:
                 _bump(self.by_check, check["name"], check["status"])
             details = inst.get("details") or {}
-            _bump(self.by_account, str(loc.get("account")), status)
+            account = str(loc.get("account"))
+            _bump(
+                self.by_account,
+                "%s %s" % (account, loc["account_name"]) if loc.get("account_name") else account,
+                status,
+            )
             _bump(self.by_ou, loc.get("ou_path") or details.get("ou_path") or "(unknown OU)", status)
             _bump(self.by_location, "%s/%s" % (loc.get("account"), loc.get("region")), status)
             if status == compliance.NONCOMPLIANT:
@@ -146,6 +152,7 @@ class Fleet:
                             "region": loc.get("region"),
                             "instance_id": inst.get("instance_id"),
                             "name": details.get("name") or "",
+                            "account_name": loc.get("account_name") or "",
                             "deviations": [
                                 "%s: %s" % (c["name"], compliance.display(c["actual"]) or "?")
                                 for c in result.get("checks") or []
