@@ -102,3 +102,20 @@ def test_compare_to_a_missing_file_names_the_option(tmp_path):
     with pytest.raises(InvalidInput) as err:
         changes.compare(report.Source(data=harvest()), str(tmp_path / "nope.json"), {})
     assert err.value.field == "compare_to"
+
+
+def test_the_run_verdict_has_the_compliance_rule():
+    """policy.verdict (run_policy): the compliance rule reads the report's counts from the settings, off at 100."""
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils import policy
+
+    summary = {"instances": 15, "instances_by_status": {"Success": 15}}
+    passed = policy.verdict(summary, {"compliance": COUNTS})
+    assert passed["passed"] is True
+    settings = {
+        "compliance": COUNTS,
+        "max_noncompliant_percent": 10,
+        "field_aliases": {"run_automation_max_noncompliant_percent": "check_os_max_noncompliant_percent"},
+    }
+    failed = policy.verdict(summary, settings)
+    assert failed["passed"] is False and "noncompliant_percent" in failed["broken_rules"]
+    assert "13.3% > check_os_max_noncompliant_percent 10%" in failed["msg"]
