@@ -74,8 +74,8 @@ options:
     type: dict
   compare_to:
     description:
-      - An earlier report to compare with, which adds a "changed since" section (JSON C(changes), Markdown and HTML):
-        instances added and gone, facts changed (the NTP offset excepted) and compliance changed, per instance.
+      - An earlier report to compare with, which adds a "changed since" section (JSON C(changes), Markdown and HTML)
+        with the instances added and gone, facts changed (the NTP offset excepted) and compliance changed, per instance.
       - A path to an earlier JSON report (or JSON Lines harvest), or C(previous) for the latest completed report
         (C(<basename>.json)) in the report directory, the parent of I(dest) (one directory per execution), other
         than this execution's. With C(previous) and no earlier report, the section says so.
