@@ -34,7 +34,7 @@ from sandbox.engine.testkit import CHECK_OS
 
 SETUP = (
     "mount --make-rprivate / && mount -t tmpfs -o size=1m,mode=0755 tmpfs /var/tmp && "
-    "mkdir /var/tmp/stubs && cp -a {stubs}/. /var/tmp/stubs/ && "
+    "mkdir /var/tmp/stubs && cp -a {stubs}/. /var/tmp/stubs/ && chmod 755 /var/tmp/stubs && "
     "for d in /tmp /dev/shm; do mount -t tmpfs -o size=8m,mode=1777 tmpfs $d; done && "
     "mkdir /tmp/work && chown 65534:65534 /tmp/work && cd /tmp/work && "
     "exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs "
