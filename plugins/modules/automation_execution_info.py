@@ -109,6 +109,9 @@ options:
       - Write the results as JSON Lines to this file as they arrive (one C(execution) line, one C(location) line per
         account and region, one C(summary) line). The module then returns no RV(locations).
       - Missing parent directories are created.
+      - The lines go to a temporary file beside I(dest), renamed onto it when the harvest ends, so that I(dest) is
+        always whole - two jobs gathering the same run at once each leave a complete file, and a harvest that stops
+        half-way leaves the previous one.
     type: path
   endpoints:
     description:

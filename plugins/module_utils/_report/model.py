@@ -7,9 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import json
 import os
 import re
+import tempfile
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.files import check_writable_dir
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import Fleet, annotate
@@ -37,11 +39,17 @@ STATUS_COLOURS = {
 
 
 class JsonLinesWriter:
-    """Streams a harvest to JSON Lines: ``execution`` first, a ``location`` line as each completes, ``summary`` last."""
+    """Streams a harvest to JSON Lines: ``execution`` first, a ``location`` line as each completes, ``summary`` last.
+
+    The lines go to a temporary file beside ``path``, renamed onto it by :meth:`close`: two jobs writing the same
+    run's results at once each leave a whole file (the last rename wins), and a harvest that fails half-way leaves
+    the previous file as it was (the temporary file is removed when the process exits).
+    """
 
     def __init__(self, path):
         self.path = path
         self.handle = None
+        self.tmp = None
         self.lines = 0
 
     def open(self):
@@ -49,7 +57,9 @@ class JsonLinesWriter:
         check_writable_dir(directory, "dest")
         if not os.path.isdir(directory):
             os.makedirs(directory)
-        self.handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 pylint: disable=consider-using-with
+        fd, self.tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path), suffix=".tmp", dir=directory)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8")
+        atexit.register(self._discard)
         return self
 
     def _write(self, kind, data):
@@ -72,6 +82,18 @@ class JsonLinesWriter:
         if self.handle:
             self.handle.close()
             self.handle = None
+            os.chmod(self.tmp, 0o644)
+            os.replace(self.tmp, self.path)
+            self.tmp = None
+
+    def _discard(self):
+        """At exit, a harvest that did not finish: its temporary file goes, the previous results stay."""
+        if self.handle:
+            self.handle.close()
+            self.handle = None
+        if self.tmp and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.tmp = None
 
 
 class Source:
