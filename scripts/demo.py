@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("Markdown", ".md"),
                 ("JUnit", ".xml"),
             ):
-                for path in sorted(run_dir.glob(f"*{suffix}")):
+                for path in sorted(run_dir.glob(f"automation-report{suffix}")):
                     say(f"  {label:9} {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
         say()
         say(

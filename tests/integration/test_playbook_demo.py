@@ -49,6 +49,18 @@ def test_demo_runs_the_playbook_and_shows_the_reports(tmp_path):
         re.M,
     ), out[-3000:]
     assert "started when the first run reached its run phase" in out
+    # the compliance summary names the instances that deviate from the inventory's OS standard, and how
+    summary = out[out.index("compliance with the OS standard") :]
+    assert "9 compliant, 4 noncompliant, 2 unknown" in summary, summary[:3000]
+    for name, how in (
+        ("dev-box", "America/New_York"),
+        ("data-etl-1", "de_DE.UTF-8"),
+        ("sec-collector", "not synchronised"),
+        ("pay-api-1", "13 pending updates"),
+    ):
+        assert re.search(rf"^  noncompliant +{name} \(.*{re.escape(how)}", summary, re.M), (name, summary[:3000])
+    for name in ("stg-web", "sec-scanner"):
+        assert re.search(rf"^  unknown +{name} \(", summary, re.M), (name, summary[:3000])
     # the report paths exist
     paths = re.findall(r"^  (?:HTML|CSV|JSON|Markdown|JUnit)\s+(\S+)$", out, re.M)
     assert len(paths) == 5
