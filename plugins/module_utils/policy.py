@@ -105,7 +105,7 @@ def rule_required_steps(f, settings, summary, wait):
     broken = [(step, counts) for step, counts in step_failures.items() if step in required]
     if not broken:
         return None
-    count = sum(int(n) for _, counts in broken for n in counts.values())
+    count = sum(int(n) for step_counts in broken for n in step_counts[1].values())
     example = next((x for x in (summary or {}).get("failures") or [] if x.get("step_name") in required), None)
     detail = ""
     if example:
@@ -117,7 +117,7 @@ def rule_required_steps(f, settings, summary, wait):
             example.get("instance_id"),
         )
     return "required step(s) %s did not succeed on %d instance(s)%s" % (
-        ", ".join(step for step, _ in broken),
+        ", ".join(step_counts[0] for step_counts in broken),
         count,
         detail,
     )
