@@ -398,16 +398,12 @@ progress_line:
 
 import uuid  # noqa: E402
 
-try:
-    import botocore.exceptions
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info, is_boto3_error_code  # noqa: E402
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook, trace  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws, automation, runbook, trace  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation import calls  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, common, expected, harvest  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
 
@@ -482,41 +478,16 @@ def argument_spec():
     }
 
 
-def fail_invalid(module, e, **extra):
-    module.fail_json(msg=str(e), field=e.field, **extra)
-
-
-def _error_code(e):
-    return (getattr(e, "response", None) or {}).get("Error", {}).get("Code", "")
-
-
-def get_execution_or_fail(module, ssm, execution_id):
-    try:
-        return automation.get_execution(ssm, execution_id)
-    except is_boto3_error_code(["AutomationExecutionNotFoundException", "ValidationException"]) as e:
-        module.fail_json(
-            msg="execution_id: automation execution %s was not found in this account and region (%s)"
-            % (execution_id, module.region),
-            field="execution_id",
-            error=common.error_info(e),
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to read automation execution %s" % execution_id)
+def _client(module, service):
+    return module.client(service, retry_decorator=AWSRetry.jittered_backoff())
 
 
 def follow(module, ssm, execution_id, result):
     """Wait (if asked), then fill in status, the execution summary and the progress counts."""
     params = module.params
-    timed_out = False
-    try:
-        if params["wait"]:
-            execution, timed_out = automation.wait(ssm, execution_id, params["wait_timeout"], params["poll_interval"])
-        else:
-            execution = automation.get_execution(ssm, execution_id)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(
-            e, msg="Failed to follow automation execution %s" % execution_id, automation_execution_id=execution_id
-        )
+    execution, timed_out = calls.follow(
+        ssm, execution_id, params["wait"], params["wait_timeout"], params["poll_interval"]
+    )
     result["timed_out"] = timed_out
     result["status"] = execution.get("AutomationExecutionStatus")
     result["execution"] = automation.summarize_execution(execution)
@@ -531,7 +502,7 @@ def follow(module, ssm, execution_id, result):
             )
             result["progress"] = counted["progress"]
             result["progress_line"] = automation.progress_line(counted["progress"])
-        except Exception as e:  # pylint: disable=broad-except
+        except Exception as e:  # pylint: disable=broad-except  # progress is a bonus: its failure is reported, not fatal
             result["progress"] = None
             result["progress_error"] = common.error_info(e)
     if timed_out:
@@ -544,17 +515,11 @@ def follow(module, ssm, execution_id, result):
     return result
 
 
-def do_cancel(module, ssm):
+def do_cancel(module, ssm, result):
     execution_id = module.params["execution_id"]
-    execution = get_execution_or_fail(module, ssm, execution_id)
+    execution = calls.read_execution(ssm, execution_id, module.region)
     status = execution.get("AutomationExecutionStatus")
-    result = {
-        "changed": False,
-        "automation_execution_id": execution_id,
-        "existing": True,
-        "timed_out": False,
-        "status": status,
-    }
+    result.update(changed=False, automation_execution_id=execution_id, existing=True, timed_out=False, status=status)
     if automation.is_terminal(status) or status == "Cancelling":
         result["execution"] = automation.summarize_execution(execution)
         result["msg"] = "automation execution %s is already %s" % (execution_id, status)
@@ -566,85 +531,41 @@ def do_cancel(module, ssm):
         result["msg"] = "would cancel automation execution %s (%s)" % (execution_id, status)
         result["execution"] = automation.summarize_execution(execution)
         module.exit_json(**result)
-    try:
-        automation.stop(ssm, execution_id)
-    except is_boto3_error_code("InvalidAutomationStatusUpdateException"):
-        result["changed"] = False  # it finished in between
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to cancel automation execution %s" % execution_id)
+    result["changed"] = calls.cancel(ssm, execution_id)  # False: it finished in between
     follow(module, ssm, execution_id, result)
     module.exit_json(**result)
 
 
-def do_attach(module, ssm):
+def do_attach(module, ssm, result):
     execution_id = module.params["execution_id"]
-    get_execution_or_fail(module, ssm, execution_id)
-    result = {"changed": False, "automation_execution_id": execution_id, "existing": True}
+    calls.read_execution(ssm, execution_id, module.region)
+    result.update(changed=False, automation_execution_id=execution_id, existing=True)
     follow(module, ssm, execution_id, result)
     module.exit_json(**result)
 
 
-def load_runbook(module, ssm, name, version):
-    try:
-        content, _fmt, resolved_version = automation.fetch_runbook(ssm, name, version)
-    except is_boto3_error_code(["InvalidDocument", "InvalidDocumentVersion"]) as e:
-        module.fail_json(
-            msg="document_name: runbook %s%s was not found in this account and region (%s): %s"
-            % (name, " version %s" % version if version else "", module.region, common.error_info(e)["message"]),
-            field="document_name" if _error_code(e) == "InvalidDocument" else "document_version",
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to read runbook %s" % name)
-    try:
-        return runbook.parse_content(content), resolved_version
-    except InvalidInput as e:
-        module.fail_json(msg="document_name: runbook %s could not be parsed: %s" % (name, e), field="document_name")
-
-
-def do_start(module, ssm):
+def do_start(module, ssm, result):
     params = module.params
-    try:
-        built = automation.build_request(params)
-    except InvalidInput as e:
-        fail_invalid(module, e)
+    built = automation.build_request(params)
     request = built["request"]
-    doc, resolved_version = load_runbook(module, ssm, request["DocumentName"], request.get("DocumentVersion"))
-    caller_arn = None
-    if automation.needs_caller_identity(doc, params):
-        try:
-            caller_arn = module.client("sts", retry_decorator=AWSRetry.jittered_backoff()).get_caller_identity(
-                aws_retry=True
-            )["Arn"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg="Failed to read the caller identity to build the automation assume role ARN")
-    try:
-        request = automation.apply_runbook(request, doc, params, runbook.check_parameters, caller_arn=caller_arn)
-    except InvalidInput as e:
-        fail_invalid(module, e)
-
-    result = {
-        "changed": False,
-        "existing": False,
-        "timed_out": False,
-        "split": built["split"],
-        "target_locations": request.get("TargetLocations") or [],
-        "runbook_version": resolved_version,
-    }
-    token = None
-    lookup = False
+    doc, resolved_version = calls.load_runbook(
+        ssm, request["DocumentName"], request.get("DocumentVersion"), module.region
+    )
+    caller_arn = calls.caller_arn(_client(module, "sts")) if automation.needs_caller_identity(doc, params) else None
+    request = automation.apply_runbook(request, doc, params, runbook.check_parameters, caller_arn=caller_arn)
+    result.update(
+        changed=False,
+        existing=False,
+        timed_out=False,
+        split=built["split"],
+        target_locations=request.get("TargetLocations") or [],
+        runbook_version=resolved_version,
+    )
+    token = params["client_token"]
     if params["idempotency_key"]:
         token = automation.client_token(params["idempotency_key"], request)
-        lookup = True
-    elif params["client_token"]:
-        token = params["client_token"]
-        lookup = True
-    if lookup:
-        try:
-            found = automation.find_by_token(ssm, token)
-        except is_boto3_error_code("ValidationException"):
-            found = None  # no TagKey filter here: ClientToken alone still keeps StartAutomationExecution idempotent
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg="Failed to look up an execution started with this idempotency key")
+    if token:
+        found = calls.find_by_token(ssm, token)
         if found:
             result.update(existing=True, automation_execution_id=found["AutomationExecutionId"], client_token=token)
             result["msg"] = (
@@ -652,29 +573,22 @@ def do_start(module, ssm):
             )
             follow(module, ssm, found["AutomationExecutionId"], result)
             module.exit_json(**result)
+        request = automation.with_token_tag(request, token)
     else:
         token = str(uuid.uuid4())  # still idempotent across the SDK's own retries of this one call
-    request = automation.with_token_tag(request, token) if lookup else dict(request, ClientToken=token)
+        request = dict(request, ClientToken=token)
     result["client_token"] = token
     result["request"] = request
 
     if params["preflight"] and built["locations"]:
-        try:
-            org = module.client("organizations", retry_decorator=AWSRetry.jittered_backoff())
-            cfn = module.client("cloudformation", retry_decorator=AWSRetry.jittered_backoff())
-            checked = automation.preflight(
-                org,
-                cfn,
-                built["locations"],
-                stack_set_name=params["execution_role_stack_set"],
-                management_stack_name=params["management_execution_stack"],
-                call_as=params["stack_set_call_as"],
-            )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(
-                e,
-                msg="Preflight failed to read the organization or the execution-role StackSet (set preflight=false to skip it)",
-            )
+        checked = calls.run_preflight(
+            _client(module, "organizations"),
+            _client(module, "cloudformation"),
+            built["locations"],
+            stack_set_name=params["execution_role_stack_set"],
+            management_stack_name=params["management_execution_stack"],
+            call_as=params["stack_set_call_as"],
+        )
         result["preflight"] = checked
         result["locations"] = checked["locations"]
         result["accounts"] = checked["accounts"]
@@ -704,26 +618,8 @@ def do_start(module, ssm):
             len(result["target_locations"]),
         )
         module.exit_json(**result)
-    try:
-        execution_id = automation.start(ssm, request)
-    except is_boto3_error_code(
-        [
-            "InvalidAutomationExecutionParametersException",
-            "InvalidTarget",
-            "ValidationException",
-            "AutomationDefinitionNotFoundException",
-            "InvalidDocument",
-        ]
-    ) as e:
-        module.fail_json(
-            msg="StartAutomationExecution refused the request: %s" % common.error_info(e)["message"],
-            error=common.error_info(e),
-            **result,
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to start automation execution", **result)
-    result["automation_execution_id"] = execution_id
-    follow(module, ssm, execution_id, result)
+    result["automation_execution_id"] = calls.start(ssm, request)
+    follow(module, ssm, result["automation_execution_id"], result)
     module.exit_json(**result)
 
 
@@ -744,24 +640,24 @@ def main():
         module.fail_json(msg="poll_interval: must be at least 1 second", field="poll_interval")
     if params["concurrency"] < 1:
         module.fail_json(msg="concurrency: must be at least 1", field="concurrency")
-    if params["execution_id"]:
-        try:
-            automation.check_execution_id(params["execution_id"])
-        except InvalidInput as e:
-            fail_invalid(module, e)
-    elif params["document_name"]:
+    result = {}  # what is known so far, returned with any failure
+    try:
         # Static validation before any client is even created.
-        try:
+        if params["execution_id"]:
+            automation.check_execution_id(params["execution_id"])
+        else:
             automation.build_request(params)
-        except InvalidInput as e:
-            fail_invalid(module, e)
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
-    if params["state"] == "cancelled":
-        do_cancel(module, ssm)
-    elif params["execution_id"]:
-        do_attach(module, ssm)
-    else:
-        do_start(module, ssm)
+        ssm = _client(module, "ssm")
+        if params["state"] == "cancelled":
+            do_cancel(module, ssm, result)
+        elif params["execution_id"]:
+            do_attach(module, ssm, result)
+        else:
+            do_start(module, ssm, result)
+    except InvalidInput as e:
+        module.fail_json(msg=str(e), field=e.field, **result)
+    except _aws.OrgOpsAWSError as e:  # AutomationError, StackSetError: one error style
+        _aws.fail(module, e, **result)
 
 
 if __name__ == "__main__":
