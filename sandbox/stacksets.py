@@ -443,7 +443,10 @@ class StackSets:
                 if status["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
                     return self._fail(ss, op, account, region, status.get("StackStatusReason") or status["StackStatus"])
         except Exception as exc:
-            message = getattr(exc, "response", {}).get("Error", {}).get("Message") or str(exc)
+            error = getattr(exc, "response", {}).get("Error", {})
+            message = error.get("Message") or str(exc)
+            if error.get("Code") == "EntityAlreadyExists":
+                return self._fail(ss, op, account, region, _already_exists(ss.template, params, message))
             return self._fail(ss, op, account, region, f"ResourceStatusReason: {message}")
         with self.lock:
             inst.status = "CURRENT"
@@ -928,6 +931,47 @@ def _check_template(body: str, capabilities: list) -> None:
         raise AwsError("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]", 400)
     if needs == "CAPABILITY_IAM" and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(capabilities):
         raise AwsError("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]", 400)
+
+
+_IAM_NAME_PROPERTIES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+}
+
+
+def _already_exists(template: str, params: list, message: str) -> str:
+    """A stack instance's StatusReason when its template creates an IAM resource whose name exists in the account.
+
+    IAM is global: a fixed-name role deployed by a StackSet to a second region (or made before by another stack or by
+    hand) fails in CloudFormation with the resource handler's message "Resource of type 'AWS::IAM::Role' with
+    identifier '<name>' already exists." (HandlerErrorCode AlreadyExists; quoted in
+    awslabs/stable-diffusion-aws-extension#233), which a stack instance reports as ``ResourceLogicalId:...,
+    ResourceType:..., ResourceStatusReason:...``. moto refuses the CreateStack itself with EntityAlreadyExists; this
+    turns that into AWS's reason, naming the resource.
+    """
+    values = {p["ParameterKey"]: p.get("ParameterValue") for p in params or []}
+    try:
+        doc = yaml.load(template, Loader=_CfnLoader) or {}  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        doc = {}
+    for key, spec in ((doc.get("Parameters") or {}) if isinstance(doc, dict) else {}).items():
+        values.setdefault(key, (spec or {}).get("Default"))
+    for logical_id, resource in ((doc.get("Resources") or {}) if isinstance(doc, dict) else {}).items():
+        prop = _IAM_NAME_PROPERTIES.get((resource or {}).get("Type"))
+        name = ((resource or {}).get("Properties") or {}).get(prop) if prop else None
+        if isinstance(name, dict) and set(name) == {"Ref"}:
+            name = values.get(name["Ref"])
+        elif isinstance(name, str) and values.get(name):  # !Ref short form: this loader keeps the parameter's name
+            name = values[name] if f" {name} " not in f" {message} " else name
+        if isinstance(name, str) and f" {name} " in f" {message.replace('.', ' ')} ":
+            return (
+                f"ResourceLogicalId:{logical_id}, ResourceType:{resource['Type']}, ResourceStatusReason:Resource of "
+                f"type '{resource['Type']}' with identifier '{name}' already exists."
+            )
+    return f"ResourceStatusReason: {message}"
 
 
 def _filters_match(inst: Instance, filters: list) -> bool:

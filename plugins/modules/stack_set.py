@@ -428,12 +428,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set, trace  # noqa: E402
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._aws import OrgOpsAWSError, fail  # noqa: E402
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput  # noqa: E402
-
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports it
 
 
 def argument_spec():
@@ -536,12 +532,8 @@ def main():
         result = stack_set.ensure(client, spec, check_mode=module.check_mode)
     except InvalidInput as e:
         module.fail_json(msg=str(e), field=e.field)
-    except stack_set.StackSetError as e:
-        if e.exception is not None:
-            module.fail_json_aws(e.exception, msg=e.message, operations=e.operations)
-        module.fail_json(msg=e.message, operations=e.operations)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Failed to read StackSet %s" % spec["name"])
+    except OrgOpsAWSError as e:  # StackSetError: with the operations done so far
+        fail(module, e)
 
     diff = result.pop("diff")
     if module._diff:

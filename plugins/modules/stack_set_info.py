@@ -157,11 +157,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set, trace  # noqa: E402
-
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports it
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._aws import OrgOpsAWSError, fail  # noqa: E402
 
 
 def main():
@@ -183,8 +179,8 @@ def main():
         instances = (
             stack_set.list_stack_instances(client, name, call_as) if current and module.params["instances"] else []
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Failed to read StackSet %s" % name)
+    except OrgOpsAWSError as e:
+        fail(module, e)
     module.exit_json(changed=False, exists=current is not None, stack_set=current, instances=instances)
 
 

@@ -350,3 +350,50 @@ def test_named_iam_template_needs_the_capability(private):
     with pytest.raises(botocore.exceptions.ClientError) as err:
         cfn.create_stack_set(StackSetName="no-caps", TemplateBody=ROLE_TEMPLATE, PermissionModel="SERVICE_MANAGED")
     assert err.value.response["Error"]["Code"] == "InsufficientCapabilitiesException"
+
+
+TWICE_ROLE = "orgops-test-fixed-name"
+FIXED_NAME_ROLE = f"""AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  FixedNameRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: {TWICE_ROLE}
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: ssm.amazonaws.com}}
+            Action: sts:AssumeRole
+"""
+
+
+def test_a_fixed_name_iam_role_in_a_second_region_fails_already_exists(private):
+    # IAM is global: the first region's stack creates the role, the second region's stack of the same account fails
+    # with the resource handler's "already exists" (HandlerErrorCode AlreadyExists), as on AWS.
+    cfn = private.client("cloudformation", region="ap-northeast-1")
+    name = "fixed-name-twice"
+    cfn.create_stack_set(
+        StackSetName=name,
+        TemplateBody=FIXED_NAME_ROLE,
+        PermissionModel="SERVICE_MANAGED",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        AutoDeployment={"Enabled": False, "RetainStacksOnAccountRemoval": False},
+    )
+    op = cfn.create_stack_instances(
+        StackSetName=name,
+        DeploymentTargets={"OrganizationalUnitIds": ["ou-o2pk-wrkloads"]},
+        Regions=["ap-northeast-1", "eu-west-1"],
+        OperationPreferences={"FailureTolerancePercentage": 100, "RegionConcurrencyType": "SEQUENTIAL"},
+    )
+    wait_operation(cfn, name, op["OperationId"])
+    instances = {(i["Account"], i["Region"]): i for i in cfn.list_stack_instances(StackSetName=name)["Summaries"]}
+    account = "222233334444"
+    assert instances[(account, "ap-northeast-1")]["Status"] == "CURRENT"
+    second = instances[(account, "eu-west-1")]
+    assert (second["Status"], second["StackInstanceStatus"]["DetailedStatus"]) == ("OUTDATED", "FAILED")
+    assert second["StatusReason"] == (
+        "ResourceLogicalId:FixedNameRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:Resource of type "
+        f"'AWS::IAM::Role' with identifier '{TWICE_ROLE}' already exists."
+    )
+    assert role_exists(private, account, TWICE_ROLE)
