@@ -34,6 +34,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
 NEXT_TOKEN = "NextToken"  # noqa: S105 - the pagination member's name, not a secret
+MARKER = "Marker"  # IAM's pagination member, in the request and in the response
 
 
 def is_retrying(client):
@@ -72,6 +73,11 @@ def paginate(client, operation, result_key, input_token=None, output_token=None,
     for page in pages(client, operation, input_token=input_token, output_token=output_token, **kwargs):
         items.extend(page.get(result_key) or [])
     return items
+
+
+def paginate_marker(client, operation, result_key, **kwargs):
+    """:func:`paginate` for the APIs that page with ``Marker`` (IAM)."""
+    return paginate(client, operation, result_key, input_token=MARKER, output_token=MARKER, **kwargs)
 
 
 def error_code(exc):

@@ -72,8 +72,12 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.
     with_token_tag,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.preflight import (  # noqa: F401
+    check_assume_role,
     evaluate_preflight,
+    find_role,
+    find_stack_set,
     preflight,
+    search_regions,
     stack_exists,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.request import (  # noqa: F401

@@ -22,9 +22,11 @@ description:
   - A target location with more than 50 accounts/OUs or 50 regions (AWS's limits) is split transparently into
     several TargetLocations; the result says so in RV(split).
   - The preflight (on by default) resolves every target OU (with its child OUs, minus I(target_locations[].exclude_accounts))
-    into accounts, checks that each has the execution role (a C(CURRENT) instance of the execution-role StackSet, or,
-    for the management account, the plain stack I(management_execution_stack)), and fails before starting with the
-    list of accounts that lack it, instead of letting their locations fail one by one.
+    into accounts, checks that each has the execution role (a C(CURRENT) instance of the execution-role StackSet,
+    found in whichever region it was created, the run's and the locations' regions first, then every other one; for
+    the management account, the role itself, read from IAM, which is global), checks that the automation assume role
+    may assume each location's I(target_locations[].execution_role_name), and fails before starting with what to set
+    or deploy, instead of letting the locations fail one by one.
   - With I(idempotency_key), the ClientToken is derived from the key and the request, and the execution is tagged with
     it; a second run with the same key and request finds that execution with a read call and starts nothing
     (C(changed=false)), so that a retried AWX job cannot start a second execution.
@@ -249,8 +251,11 @@ notes:
   - Needs C(ssm:GetDocument), C(ssm:StartAutomationExecution), C(ssm:DescribeAutomationExecutions),
     C(ssm:GetAutomationExecution), C(ssm:StopAutomationExecution) (to cancel), C(sts:GetCallerIdentity), and for the
     preflight C(organizations:ListRoots), C(organizations:ListOrganizationalUnitsForParent),
-    C(organizations:ListAccountsForParent), C(organizations:DescribeOrganization), C(cloudformation:ListStackInstances)
-    and C(cloudformation:DescribeStacks).
+    C(organizations:ListAccountsForParent), C(organizations:DescribeOrganization), C(cloudformation:DescribeStackSet)
+    and C(cloudformation:ListStackInstances) (in every region, since the StackSet may live in another region than the
+    run's), C(iam:GetRole) (the management account's execution role and the automation assume role), and
+    C(iam:ListRolePolicies), C(iam:GetRolePolicy), C(iam:ListAttachedRolePolicies), C(iam:GetPolicy),
+    C(iam:GetPolicyVersion) (whether the assume role may assume each location's execution role).
 seealso:
   - module: orgops.ssm_automation.automation_execution_info
   - module: orgops.ssm_automation.automation_report
@@ -581,6 +586,7 @@ def do_start(module, ssm, result):
     result["request"] = request
 
     if params["preflight"] and built["locations"]:
+        assume_param = automation.assume_role_parameter(doc)
         checked = calls.run_preflight(
             _client(module, "organizations"),
             _client(module, "cloudformation"),
@@ -588,6 +594,12 @@ def do_start(module, ssm, result):
             stack_set_name=params["execution_role_stack_set"],
             management_stack_name=params["management_execution_stack"],
             call_as=params["stack_set_call_as"],
+            cfn_for=lambda region: module.client(
+                "cloudformation", retry_decorator=AWSRetry.jittered_backoff(), region=region
+            ),
+            search_regions=automation.search_regions(module.region, built["locations"]),
+            iam_client=_client(module, "iam"),
+            assume_role_arn=((request.get("Parameters") or {}).get(assume_param) or [None])[0],
         )
         result["preflight"] = checked
         result["locations"] = checked["locations"]

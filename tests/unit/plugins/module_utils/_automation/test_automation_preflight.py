@@ -4,7 +4,9 @@ import datetime
 from pathlib import Path
 
 import boto3
+import yaml
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, organization, runbook
 
@@ -83,7 +85,8 @@ def test_preflight_root_without_management_stack_lists_the_management_account():
     assert not result["ok"]
     assert result["missing_role"] == [MGMT]
     assert result["message"].startswith(
-        "accounts without AWS-SystemsManager-AutomationExecutionRole: 111111111111 (the management account: set include_management_account"
+        "accounts without AWS-SystemsManager-AutomationExecutionRole: 111111111111 (the management account: the role is "
+        "not there; deploy it with include_management_account"
     )
     assert evaluate([loc(["r-ab12"], exclude=["555555555555"])], mgmt_stack=True)["ok"]
 
@@ -134,3 +137,139 @@ def test_stack_exists():
         assert automation.stack_exists(cfn, "s") is True
         assert automation.stack_exists(cfn, "s") is False
         assert automation.stack_exists(cfn, "s") is False
+
+
+# --- where the roles are (IAM is global; a StackSet lives in the region it was created in) ---------------------
+
+
+class _Cfn:
+    """A CloudFormation client of one region holding (or not) the StackSet, as botocore answers."""
+
+    def __init__(self, region, instances=None, unreadable=False):
+        self.region, self.instances, self.unreadable, self.calls = region, instances, unreadable, []
+
+    def _error(self, code, message):
+        from botocore.exceptions import ClientError
+
+        return ClientError({"Error": {"Code": code, "Message": message}}, "DescribeStackSet")
+
+    def describe_stack_set(self, **kwargs):
+        self.calls.append("describe_stack_set")
+        if self.unreadable:
+            raise self._error("InvalidClientTokenId", "The security token included in the request is invalid.")
+        if self.instances is None:
+            raise self._error("StackSetNotFoundException", "StackSet %s not found" % kwargs["StackSetName"])
+        return {"StackSet": {"StackSetName": kwargs["StackSetName"], "Status": "ACTIVE"}}
+
+    def list_stack_instances(self, **kwargs):
+        self.calls.append("list_stack_instances")
+        return {
+            "Summaries": [{"Account": a, "Region": r, "Status": "CURRENT"} for a, r in self.instances],
+        }
+
+
+def test_the_stack_set_is_found_in_another_region_than_the_runs():
+    # the roles were deployed from eu-west-1; the run starts in ap-northeast-1
+    clients = {
+        "ap-northeast-1": _Cfn("ap-northeast-1"),
+        "eu-west-1": _Cfn("eu-west-1", [(a, "eu-west-1") for a in ("222222222222", "333333333333")]),
+        "me-south-1": _Cfn("me-south-1", unreadable=True),
+        "us-east-1": _Cfn("us-east-1"),
+    }
+    regions = [["ap-northeast-1"], ["eu-west-1", "me-south-1", "us-east-1"]]
+    found = automation.find_stack_set(clients.__getitem__, regions, automation.DEFAULT_EXECUTION_STACK_SET)
+    assert found["regions"] == ["eu-west-1"]
+    assert sorted(i["account"] for i in found["instances"]) == ["222222222222", "333333333333"]
+    assert found["unreadable"]["me-south-1"]["code"] == "InvalidClientTokenId"
+    result = evaluate(
+        [loc(["ou-ab12-workload"], exclude=["444444444444", "555555555555"])], instances=found["instances"]
+    )
+    assert result["ok"], result["message"]
+
+
+def test_the_others_are_searched_only_when_the_preferred_regions_have_no_stack_set():
+    here = _Cfn("ap-northeast-1", [("222222222222", "ap-northeast-1")])
+    elsewhere = _Cfn("eu-west-1", [("333333333333", "eu-west-1")])
+    clients = {"ap-northeast-1": here, "eu-west-1": elsewhere}
+    found = automation.find_stack_set(clients.__getitem__, [["ap-northeast-1"], ["eu-west-1"]], "X")
+    assert found["regions"] == ["ap-northeast-1"] and elsewhere.calls == []
+
+
+def test_search_regions_puts_the_run_and_location_regions_first():
+    preferred, others = automation.search_regions("ap-northeast-1", [{"regions": ["eu-west-1", "ap-northeast-1"]}])
+    assert preferred == ["ap-northeast-1", "eu-west-1"]
+    assert "us-east-1" in others and not set(preferred) & set(others)
+
+
+def test_a_missing_stack_set_is_named_as_found_nowhere():
+    result = automation.evaluate_preflight(
+        TREE, [loc(["ou-ab12-payments"])], [], MGMT, False, organization.resolve_accounts, stack_set_regions=[]
+    )
+    assert "StackSet AWS-SystemsManager-AutomationExecutionRole was found in no region" in result["message"]
+
+
+# --- the assume role may assume each location's execution role (issue 14 item 5) ---------------------------------
+
+
+ADMIN_TEMPLATE = (REPO / "roles" / "execution_roles" / "files" / "admin-role.yml").read_text()
+
+
+def _admin_role_as_the_template_makes_it(iam, execution_role_name=None):
+    """The admin role with the inline policy admin-role.yml creates (its Fn::Sub resolved as CloudFormation does);
+    ``execution_role_name`` stands for an admin role whose policy was changed to allow another name."""
+    import json
+
+    template = yaml.safe_load(ADMIN_TEMPLATE.replace("Fn::Sub:", "Sub:"))
+    role = template["Resources"]["MasterAccountRole"]["Properties"]
+    policy = role["Policies"][0]
+    for statement in policy["PolicyDocument"]["Statement"]:
+        if isinstance(statement["Resource"], dict):
+            statement["Resource"] = statement["Resource"]["Sub"].replace("${AWS::Partition}", "aws")
+            if execution_role_name:
+                statement["Resource"] = statement["Resource"].replace(
+                    automation.DEFAULT_EXECUTION_ROLE, execution_role_name
+                )
+    iam.create_role(RoleName=role["RoleName"], AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}))
+    iam.put_role_policy(
+        RoleName=role["RoleName"], PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+    )
+    return "arn:aws:iam::123456789012:role/%s" % role["RoleName"]
+
+
+def _custom(name):
+    return dict(loc(["ou-ab12-payments"]), execution_role_name=name)
+
+
+def test_a_custom_execution_role_name_the_admin_role_may_not_assume_is_refused():
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        admin = _admin_role_as_the_template_makes_it(iam)
+        assert automation.check_assume_role(iam, admin, [loc(["ou-ab12-payments"])], {0: ["444444444444"]}) == []
+        problems = automation.check_assume_role(iam, admin, [_custom("MyExecRole")], {0: ["444444444444"]})
+        assert len(problems) == 1
+        assert problems[0].startswith("target_locations[0].execution_role_name: MyExecRole may not be assumed by")
+        assert "allows sts:AssumeRole on role/MyExecRole" in problems[0]
+
+
+def test_an_admin_role_allowed_the_custom_name_may_assume_it():
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        admin = _admin_role_as_the_template_makes_it(iam, "MyExecRole")
+        assert automation.check_assume_role(iam, admin, [_custom("MyExecRole")], {0: ["444444444444"]}) == []
+        missing = automation.check_assume_role(iam, admin.replace("Administration", "Nope"), [_custom("X")], {})
+        assert "does not exist in the management account" in missing[0]
+
+
+def test_the_management_accounts_role_is_read_from_iam():
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        assert automation.find_role(iam, automation.DEFAULT_EXECUTION_ROLE) is None
+        iam.create_role(
+            RoleName=automation.DEFAULT_EXECUTION_ROLE,
+            AssumeRolePolicyDocument="{}",
+            Tags=[{"Key": "aws:cloudformation:stack-name", "Value": "seed-exec-role"}],
+        )
+        found = automation.find_role(iam, automation.DEFAULT_EXECUTION_ROLE)
+        assert found["stack"] == "seed-exec-role" and found["arn"].endswith(
+            ":role/" + automation.DEFAULT_EXECUTION_ROLE
+        )
