@@ -251,11 +251,12 @@ notes:
   - Needs C(ssm:GetDocument), C(ssm:StartAutomationExecution), C(ssm:DescribeAutomationExecutions),
     C(ssm:GetAutomationExecution), C(ssm:StopAutomationExecution) (to cancel), C(sts:GetCallerIdentity), and for the
     preflight C(organizations:ListRoots), C(organizations:ListOrganizationalUnitsForParent),
-    C(organizations:ListAccountsForParent), C(organizations:DescribeOrganization), C(cloudformation:DescribeStackSet)
-    and C(cloudformation:ListStackInstances) (in every region, since the StackSet may live in another region than the
-    run's), C(iam:GetRole) (the management account's execution role and the automation assume role), and
-    C(iam:ListRolePolicies), C(iam:GetRolePolicy), C(iam:ListAttachedRolePolicies), C(iam:GetPolicy),
-    C(iam:GetPolicyVersion) (whether the assume role may assume each location's execution role).
+    C(organizations:ListAccountsForParent), C(organizations:DescribeOrganization), C(cloudformation:ListStackInstances)
+    (in every region until the StackSet is found, since it may live in another region than the run's),
+    C(cloudformation:DescribeStacks), and, optional (without them the preflight says what it could not check),
+    C(iam:GetRole) (the management account's execution role and the automation assume role), C(iam:ListRolePolicies),
+    C(iam:GetRolePolicy), C(iam:ListAttachedRolePolicies), C(iam:GetPolicy), C(iam:GetPolicyVersion) (whether the
+    assume role may assume each location's execution role).
 seealso:
   - module: orgops.ssm_automation.automation_execution_info
   - module: orgops.ssm_automation.automation_report

@@ -179,7 +179,7 @@ def search_regions(run_region, locations, partition="aws"):
 
 
 def find_stack_set(cfn_for, regions, stack_set_name, call_as="SELF"):
-    """The regions where the StackSet ``stack_set_name`` exists, and the instances of all of them.
+    """The regions where the StackSet ``stack_set_name`` has instances, and those instances.
 
     A StackSet lives in the region it was created in (its administration region), while the roles it deploys are
     IAM, so global: the preflight of a run in one region must find a StackSet created in another. ``regions`` are
@@ -197,11 +197,12 @@ def find_stack_set(cfn_for, regions, stack_set_name, call_as="SELF"):
         return found
     for region in regions:
         try:
-            cfn = cfn_for(region)
-            if stack_set.describe_stack_set(cfn, stack_set_name, call_as) is None:
-                continue
-            found["instances"].extend(stack_set.list_stack_instances(cfn, stack_set_name, call_as=call_as))
-            found["regions"].append(region)
+            # ListStackInstances alone (an absent StackSet has none): one read per region, and the run phase's
+            # documented policy allows it on the StackSet in every region
+            instances = stack_set.list_stack_instances(cfn_for(region), stack_set_name, call_as=call_as)
+            if instances:
+                found["instances"].extend(instances)
+                found["regions"].append(region)
         except _aws.OrgOpsAWSError as e:
             found["unreadable"][region] = _aws.error_info(e)
     return found
@@ -327,11 +328,18 @@ def preflight(
         found = None
         instances, regions = stack_set.list_stack_instances(cfn_client, stack_set_name, call_as=call_as), None
     role = None
+    warnings = []
+    mgmt_ok = None
     if iam_client is not None and management_account:
         names = sorted({loc["execution_role_name"] for loc in locations}) or [DEFAULT_EXECUTION_ROLE]
-        role = find_role(iam_client, names[0])
-        mgmt_ok = role is not None
-    else:
+        try:
+            role = find_role(iam_client, names[0])
+            mgmt_ok = role is not None
+        except Exception as e:  # pylint: disable=broad-except
+            if not _denied(e):
+                raise
+            warnings.append("iam:GetRole is not allowed: the management account's role was looked for as a stack")
+    if mgmt_ok is None:
         mgmt_ok = stack_exists(cfn_client, management_stack_name) if management_account else False
     partial = evaluate_preflight(
         tree,
@@ -346,7 +354,15 @@ def preflight(
     problems = []
     if iam_client is not None and assume_role_arn:
         per_location = {loc["location"]: loc["accounts"] for loc in partial["locations"]}
-        problems = check_assume_role(iam_client, assume_role_arn, locations, per_location)
+        try:
+            problems = check_assume_role(iam_client, assume_role_arn, locations, per_location)
+        except Exception as e:  # pylint: disable=broad-except
+            if not _denied(e):
+                raise
+            warnings.append(
+                "the assume role's policies could not be read (%s): whether it may assume each location's execution "
+                "role was not checked" % _aws.error_info(e)["code"]
+            )
     result = evaluate_preflight(
         tree,
         locations,
@@ -364,4 +380,9 @@ def preflight(
     result["stack_set_instances"] = len(instances)
     result["stack_set_regions"] = regions
     result["unreadable_regions"] = (found or {}).get("unreadable") or {}
+    result["warnings"] = warnings
     return result
+
+
+def _denied(error):
+    return _aws.error_code(error) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")

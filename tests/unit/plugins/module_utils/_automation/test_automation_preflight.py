@@ -151,18 +151,14 @@ class _Cfn:
     def _error(self, code, message):
         from botocore.exceptions import ClientError
 
-        return ClientError({"Error": {"Code": code, "Message": message}}, "DescribeStackSet")
+        return ClientError({"Error": {"Code": code, "Message": message}}, "ListStackInstances")
 
-    def describe_stack_set(self, **kwargs):
-        self.calls.append("describe_stack_set")
+    def list_stack_instances(self, **kwargs):
+        self.calls.append("list_stack_instances")
         if self.unreadable:
             raise self._error("InvalidClientTokenId", "The security token included in the request is invalid.")
         if self.instances is None:
             raise self._error("StackSetNotFoundException", "StackSet %s not found" % kwargs["StackSetName"])
-        return {"StackSet": {"StackSetName": kwargs["StackSetName"], "Status": "ACTIVE"}}
-
-    def list_stack_instances(self, **kwargs):
-        self.calls.append("list_stack_instances")
         return {
             "Summaries": [{"Account": a, "Region": r, "Status": "CURRENT"} for a, r in self.instances],
         }
