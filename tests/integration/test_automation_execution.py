@@ -523,3 +523,24 @@ def test_a_local_execution_in_the_management_account_is_harvested_too(tmp_path, 
     assert "preflight" not in started  # nothing to preflight without target locations
     assert harvested(info) == expected(box.world, {MGMT}, {TOKYO})
     assert started["progress"]["total"] == len(expected(box.world, {MGMT}, {TOKYO}))
+
+
+def test_preflight_finds_roles_deployed_from_another_region_and_refuses_a_custom_role_name(tmp_path, sandbox_factory):
+    # The roles were deployed from Ireland (the StackSet lives there); the run starts in Tokyo. IAM is global: every
+    # member account has the role, and the preflight finds it instead of refusing every account.
+    world = yaml.safe_load(DEMO_WORLD.read_text())
+    world["automation_roles"]["regions"] = [IRELAND]
+    box = private_box(sandbox_factory, world, "roles-in-ireland")
+    seq = box.last_seq()
+    checked = start(tmp_path, box, start_params([WORKLOADS], wait=False), check=True)
+    assert checked["preflight"]["ok"], checked["preflight"]["message"]
+    assert checked["preflight"]["stack_set_regions"] == [IRELAND]
+    assert checked["accounts"] == ["222233334444", "333344445555", "444455556666", "666677778888", "777788889999"]
+    # A custom execution role name that the seed's admin role may not assume (it allows only the seed's name).
+    params = start_params([WORKLOADS], wait=False)
+    params["target_locations"][0]["execution_role_name"] = "MyExecutionRole"
+    refused = run(tmp_path, box, EXEC, params, check=True)
+    assert refused["failed"] is True
+    assert "target_locations[0].execution_role_name: MyExecutionRole may not be assumed by" in refused["msg"]
+    assert "arn:aws:iam::%s:role/AWS-SystemsManager-AutomationAdministrationRole" % MGMT in refused["msg"]
+    assert box.write_calls(seq) == []

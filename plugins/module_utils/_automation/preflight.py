@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ast
 import fnmatch
 import json
 
@@ -248,9 +249,21 @@ def _allows(document, action, resource):
 
 
 def _policy_document(raw):
+    """A policy document as data. botocore decodes AWS's URL-encoded JSON into a dict; text is decoded here. moto
+    answers an inline policy that CloudFormation created with its Python repr, which ``ast.literal_eval`` reads
+    safely (literals only); anything else is refused as unreadable."""
     if isinstance(raw, dict):
         return raw
-    return json.loads(unquote(raw)) if raw else {}
+    if not raw:
+        return {}
+    text = unquote(raw)
+    try:
+        return json.loads(text)
+    except ValueError:
+        document = ast.literal_eval(text)
+        if not isinstance(document, dict):
+            raise
+        return document
 
 
 def role_policies(iam, role_name):
@@ -357,7 +370,7 @@ def preflight(
         try:
             problems = check_assume_role(iam_client, assume_role_arn, locations, per_location)
         except Exception as e:  # pylint: disable=broad-except
-            if not _denied(e):
+            if not (_denied(e) or isinstance(e, (ValueError, SyntaxError))):  # denied, or a policy not readable
                 raise
             warnings.append(
                 "the assume role's policies could not be read (%s): whether it may assume each location's execution "
