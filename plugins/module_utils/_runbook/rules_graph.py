@@ -36,7 +36,8 @@ def missing_target(ctx):
                     "error",
                     name,
                     "%s.%s" % (rec.path, _EDGE_FIELD[kind]),
-                    "step %s goes to %s, which is not a step of this runbook" % (name, target),
+                    "step %s goes to %s, which is not a step of this runbook (its steps: %s)"
+                    % (name, target, ", ".join(ctx.step_by_name)),
                 )
 
 
