@@ -32,10 +32,10 @@ ASSUME_ROLE_FAILED = "The defined assume role is unable to be assumed."
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 
 
-# A location where no target matches: "pending" is what AWS does (aws-solutions/instance-scheduler-on-aws#288);
-# "empty-success" (a location execution without steps that ends Success) stays the default until the collection's
-# harvest reads such a location as NoTargets (issue 14 item 3), so that main's tests keep passing meanwhile.
-LOCATION_WITHOUT_TARGETS = "empty-success"
+# A location where no target matches: "pending" is what AWS does (aws-solutions/instance-scheduler-on-aws#288), and
+# the default; "empty-success" (a location execution without steps that ends Success, the sandbox's old shape) is kept
+# as a world option so that the harvest is tested under both shapes.
+LOCATION_WITHOUT_TARGETS = "pending"
 
 
 def location_step_name(account: str, region: str) -> str:

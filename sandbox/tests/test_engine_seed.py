@@ -332,5 +332,14 @@ def test_full_demo_run_completes_quickly(box):
     elapsed = time.monotonic() - t0
     print(f"full demo run: {len(parent['StepExecutions'])} locations, {elapsed:.2f}s wall")
     assert len(parent["StepExecutions"]) == len(box.world.accounts) * 2
-    for step in parent["StepExecutions"]:  # every location ran, or could not assume the role (management account)
+    # every location ran, could not assume the role (management account), or had no instance to run on: AWS leaves
+    # that one Pending with no start or end time (aws-solutions/instance-scheduler-on-aws#288)
+    no_targets = 0
+    for step in parent["StepExecutions"]:
+        if step["StepStatus"] == "Pending":
+            assert "ExecutionStartTime" not in step and "ExecutionEndTime" not in step, step
+            assert "ExecutionId" not in step.get("Outputs", {}), step
+            no_targets += 1
+            continue
         assert "ExecutionId" in step.get("Outputs", {}) or "can't be assumed" in step["FailureMessage"], step
+    assert no_targets < len(parent["StepExecutions"])

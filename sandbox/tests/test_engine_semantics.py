@@ -53,7 +53,7 @@ WORLD = {
         "regions": [REGION],
         "management_execution_stack": True,
     },
-    "options": {"location_without_targets": "pending"},  # AWS's behaviour (the engine's default is the old one)
+    "options": {"location_without_targets": "pending"},  # AWS's behaviour (also the engine's default)
 }
 
 

@@ -13,7 +13,9 @@ Success                                                       step Pending, or  
                                                               no member
                                                               execution found
                                                               (``NoTargets``)
-Failed, Cancelled or TimedOut                                 step Pending      fails
+Failed, within its TargetLocationMaxErrors                    step Pending      passes
+                                                              (``NoTargets``)
+Failed beyond it (or not known), Cancelled or TimedOut        step Pending      fails
                                                               (``NeverStarted``)
 anything else (no step at all, step in another state without  ``NotReported``   fails
 a member execution, several candidate member executions)
@@ -171,10 +173,49 @@ def write_file(path, expected):
     os.replace(tmp, path)
 
 
-def unexplained(parent_status, step_status, step_present=True):
+def _error_threshold(value, total):
+    """``TargetLocationMaxErrors`` (``"10"`` or ``"10%"``, botocore's ssm model ``MaxErrors``) as a number of
+    locations, or None when it cannot be read."""
+    text = str(value or "").strip()
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) * total / 100.0
+        return float(text)
+    except ValueError:
+        return None
+
+
+def max_errors_exceeded(header):
+    """Whether the run's location errors can have exceeded its ``TargetLocationMaxErrors``, so that AWS stopped
+    starting locations: True, False, or None when the header does not tell.
+
+    AWS does not document whether a location that ends Failed counts as a location error or only one that could not
+    start (docs/aws-differences.md); this counts every location that ended Failed, Cancelled or TimedOut, the reading
+    under which more locations are deemed skipped. With the collection's default ``100%`` it is never exceeded, so a
+    Pending location of a Failed run is one whose targets matched nothing."""
+    if not header:
+        return None
+    progress = header.get("location_progress") or {}
+    total = int(progress.get("total") or 0)
+    errors = sum(int(progress.get(k) or 0) for k in ("failed", "cancelled", "timed_out"))
+    thresholds = [_error_threshold(loc.get("max_errors"), total) for loc in header.get("target_locations") or []]
+    if not thresholds:
+        return None
+    if None in thresholds:
+        return None
+    # AWS stops when the errors exceed the value; MaxErrors is per TargetLocation, so any one reached may have stopped
+    # some locations.
+    return any(errors > limit for limit in thresholds)
+
+
+def unexplained(parent_status, step_status, step_present=True, max_errors_exceeded=None):
     """The status of a targeted location that AWS's answer does not explain (no member execution found), by the
     table of this module, with the reason. ``(None, None)`` while the parent still runs and the location is
-    queued (not a verdict yet)."""
+    queued (not a verdict yet).
+
+    A Pending location of a ``Failed`` run is ``NoTargets`` rather than ``NeverStarted`` only when
+    ``max_errors_exceeded`` is False: the run's errors stayed within its ``TargetLocationMaxErrors``, so AWS started
+    every location it could, and this one had no instance to run on (AWS leaves it Pending either way)."""
     pending = step_status in (None, "", "Pending")
     if not is_terminal(parent_status):
         if pending:
@@ -189,6 +230,12 @@ def unexplained(parent_status, step_status, step_present=True):
         return NO_TARGETS, (
             "no instance matched the targets in this account and region: the automation ended %s and this "
             "location started no execution" % parent_status
+        )
+    if parent_status == "Failed" and pending and max_errors_exceeded is False:
+        return NO_TARGETS, (
+            "no instance matched the targets in this account and region: the automation ended Failed because of "
+            "other locations, within its TargetLocationMaxErrors, so every location was started and this one "
+            "started no execution"
         )
     if parent_status in ENDED_UNSUCCESSFULLY and pending:
         return NEVER_STARTED, (

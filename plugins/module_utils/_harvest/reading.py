@@ -199,6 +199,7 @@ def execution_header(execution):
                 "include_child_ous": bool(loc.get("IncludeChildOrganizationUnits")),
                 "exclude_accounts": list(loc.get("ExcludeAccounts") or []),
                 "execution_role_name": loc.get("ExecutionRoleName"),
+                "max_errors": loc.get("TargetLocationMaxErrors"),
             }
             for loc in execution.get("TargetLocations") or []
         ],
@@ -403,7 +404,12 @@ class LocationReader:
             )
             record["read_error"] = {"code": "AmbiguousMemberExecution", "message": record["reason"]}
             return record
-        code, reason = expected.unexplained(self.parent_status, status, record.get("step_present", True))
+        code, reason = expected.unexplained(
+            self.parent_status,
+            status,
+            record.get("step_present", True),
+            max_errors_exceeded=expected.max_errors_exceeded(self.parent),
+        )
         if code is None:
             record["read_error"] = {
                 "code": "NotStarted",

@@ -382,3 +382,43 @@ def test_roads_send_what_the_ssm_model_accepts():
     assert found["road"] == roads.DOCUMENT_AND_TIME
     assert found["member_execution_id"] == member_id
     assert found["tried"] == [roads.PARENT_FILTER, roads.DOCUMENT_AND_TIME]
+
+
+def _header(max_errors, total=4, failed=0, cancelled=0, timed_out=0):
+    return {
+        "target_locations": [{"accounts": [A], "regions": REGIONS, "max_errors": max_errors}],
+        "location_progress": {"total": total, "failed": failed, "cancelled": cancelled, "timed_out": timed_out},
+    }
+
+
+@pytest.mark.parametrize(
+    ("header", "want"),
+    [
+        (_header("100%", failed=2), False),  # the collection's default: never exceeded
+        (_header("0", failed=0), False),
+        (_header("0", failed=1), True),  # AWS's default: one failed location may have stopped the queue
+        (_header("1", failed=1), False),  # AWS stops when errors *exceed* the value
+        (_header("25%", total=4, failed=2), True),
+        (_header("50%", total=4, failed=2), False),
+        (_header(None), None),  # not told: no guess
+        (_header("ten"), None),
+        ({}, None),
+    ],
+)
+def test_max_errors_exceeded_reads_target_location_max_errors(header, want):
+    assert expected.max_errors_exceeded(header) is want
+
+
+@pytest.mark.parametrize(
+    ("exceeded", "want"),
+    [(False, expected.NO_TARGETS), (True, expected.NEVER_STARTED), (None, expected.NEVER_STARTED)],
+)
+def test_a_pending_location_of_a_failed_run_is_no_targets_only_within_max_errors(exceeded, want):
+    code, reason = expected.unexplained("Failed", "Pending", max_errors_exceeded=exceeded)
+    assert code == want
+    assert reason
+
+
+@pytest.mark.parametrize("parent_status", ["Cancelled", "TimedOut"])
+def test_a_pending_location_of_a_cancelled_or_timed_out_run_never_started_whatever_max_errors(parent_status):
+    assert expected.unexplained(parent_status, "Pending", max_errors_exceeded=False)[0] == expected.NEVER_STARTED
