@@ -202,25 +202,11 @@ class DocumentAPI:
 
     @DocumentErrorHandler.list_error_handler("list SSM document versions", default_value=[])
     def versions(self, name):
-        out = []
-        kwargs = {"Name": name}
-        while True:
-            page = self._call("list_document_versions", **kwargs)
-            out.extend(page.get("DocumentVersions", []))
-            if not page.get("NextToken"):
-                return out
-            kwargs["NextToken"] = page["NextToken"]
+        return _aws.paginate(self.client, "list_document_versions", "DocumentVersions", Name=name)
 
     @DocumentErrorHandler.common_error_handler("list SSM documents")
     def list(self, filters):
-        out = []
-        kwargs = {"Filters": filters, "MaxResults": 50}
-        while True:
-            page = self._call("list_documents", **kwargs)
-            out.extend(page.get("DocumentIdentifiers", []))
-            if not page.get("NextToken"):
-                return out
-            kwargs["NextToken"] = page["NextToken"]
+        return _aws.paginate(self.client, "list_documents", "DocumentIdentifiers", Filters=filters, MaxResults=50)
 
     @DocumentErrorHandler.common_error_handler("create SSM document")
     def create(self, **kwargs):
@@ -261,14 +247,10 @@ class DocumentAPI:
 
     @DocumentErrorHandler.list_error_handler("describe SSM document permissions", default_value=[])
     def shared_accounts(self, name):
-        out = []
-        kwargs = {"Name": name, "PermissionType": "Share"}
-        while True:
-            page = self._call("describe_document_permission", **kwargs)
-            out.extend(page.get("AccountIds", []))
-            if not page.get("NextToken"):
-                return sorted({a.lower() if a.lower() == "all" else a for a in out})
-            kwargs["NextToken"] = page["NextToken"]
+        out = _aws.paginate(
+            self.client, "describe_document_permission", "AccountIds", Name=name, PermissionType="Share"
+        )
+        return sorted({a.lower() if a.lower() == "all" else a for a in out})
 
     @DocumentErrorHandler.common_error_handler("modify SSM document permissions")
     def modify_permission(self, name, add=(), remove=()):
