@@ -7,17 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._aws import error_info, iso  # noqa: F401
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import UUID_RE  # noqa: F401
 
 DEFAULT_READER_ROLE = "AWS-SystemsManager-AutomationResultsReaderRole"
 SESSION_NAME = "orgops-ssm-automation-gather"
 EXPIRED_CODES = frozenset(["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"])
 THROTTLE_CODES = frozenset(["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"])
-UUID_RE = re.compile(r"^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$")
 PAGE_SIZE = 50
 
 
@@ -32,25 +32,6 @@ class HarvestErrorHandler(AWSErrorHandler):
     @classmethod
     def _is_missing(cls):
         return is_boto3_error_code("AutomationExecutionNotFoundException")
-
-
-def iso(value):
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def error_info(exc):
-    """``{"code", "message"}`` for any exception, with AWS's error code when there is one. No secrets."""
-    if isinstance(exc, AnsibleAWSError) and exc.exception is not None:
-        exc = exc.exception
-    response = getattr(exc, "response", None) or {}
-    err = response.get("Error") or {}
-    code = err.get("Code") or type(exc).__name__
-    message = err.get("Message") or str(exc)
-    return {"code": code, "message": message}
 
 
 def retry_attempts(obj):

@@ -32,7 +32,11 @@ def member_reader(factory, rate=10.0):
     return reading.LocationReader(factory, location, pacer=pacer), slept
 
 
-def test_a_throttle_botocore_gave_up_on_slows_the_location_and_is_retried():
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 0.999999])
+def test_a_throttle_botocore_gave_up_on_slows_the_location_and_is_retried(monkeypatch, jitter):
+    # The jitter is fixed so that the backoffs are known values: the pacer's own waits (the location slowed down)
+    # are recorded by the same sleep and may be as long as a backoff, so the backoffs are told apart by value.
+    monkeypatch.setattr(reading.random, "random", lambda: jitter)
     factory = FakeFactory()
     build_world(factory, demo_layout())
     member = factory.ssm("222222222222", "eu-west-1")
@@ -42,13 +46,15 @@ def test_a_throttle_botocore_gave_up_on_slows_the_location_and_is_retried():
     assert record["read_status"] == "ok"
     assert [i["read_error"] for i in record["instances"]] == [None, None]
     assert all(i["steps"] for i in record["instances"])
-    # two backoffs, jittered within [0.5, 1] x THROTTLE_BACKOFF x 2^round
-    backoffs = [s for s in slept if s >= reading.THROTTLE_BACKOFF / 2]
-    assert len(backoffs) == 2
-    assert reading.THROTTLE_BACKOFF / 2 <= backoffs[0] <= reading.THROTTLE_BACKOFF
-    assert reading.THROTTLE_BACKOFF <= backoffs[1] <= 2 * reading.THROTTLE_BACKOFF
+    # two backoffs, jittered within [0.5, 1] x THROTTLE_BACKOFF x 2^round, in that order
+    factor = 0.5 + jitter / 2
+    first, second = reading.THROTTLE_BACKOFF * factor, 2 * reading.THROTTLE_BACKOFF * factor
+    assert reading.THROTTLE_BACKOFF / 2 <= first <= reading.THROTTLE_BACKOFF
+    assert reading.THROTTLE_BACKOFF <= second <= 2 * reading.THROTTLE_BACKOFF
+    assert [s for s in slept if s in (first, second)][:2] == [first, second]
     assert reader.retries == 2 + 2 * 2  # botocore's attempts reported by each error, plus our two rounds
     assert member.calls.count("get_automation_execution") == 2 + 2
+    assert reader.pacer.rate < 10.0  # the location slowed down
 
 
 def test_a_location_throttled_past_the_rounds_records_the_reason():
