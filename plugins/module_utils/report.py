@@ -27,9 +27,12 @@ import tempfile
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.csv_report import (
     CSV_COLUMNS,
+    FLEET_COLUMNS,
     FORMULA_PREFIXES,
     csv_cell,
+    fleet_rows,
     render_csv,
+    render_csv_fleet,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.files import (
     EXTENSIONS,
@@ -56,6 +59,7 @@ __all__ = [
     "CSV_COLUMNS",
     "EXTENSIONS",
     "FAILED_STATUSES",
+    "FLEET_COLUMNS",
     "FORMATS",
     "FORMULA_PREFIXES",
     "RENDERERS",
@@ -66,10 +70,12 @@ __all__ = [
     "check_writable_dir",
     "check_writable_file",
     "csv_cell",
+    "fleet_rows",
     "outputs_text",
     "plan_files",
     "render",
     "render_csv",
+    "render_csv_fleet",
     "render_html",
     "render_json",
     "render_junit",
@@ -82,6 +88,7 @@ __all__ = [
 RENDERERS = {
     "json": lambda src, out, title: render_json(src, out),
     "csv": lambda src, out, title: render_csv(src, out),
+    "csv_fleet": lambda src, out, title: render_csv_fleet(src, out),
     "markdown": render_markdown,
     "html": render_html,
     "junit": render_junit,
@@ -104,7 +111,8 @@ def render(source, fmt, title=None):
 
 
 def write_reports(source, dest, formats=FORMATS, basename="automation-report", title=None, check_mode=False):
-    """Write each format to ``dest/basename.<ext>``; a file whose content would not change is left alone.
+    """Write each format to ``dest/basename.<ext>`` (with CSV, also the fleet counts to ``dest/basename-fleet.csv``,
+    under ``csv_fleet``); a file whose content would not change is left alone.
 
     Returns ``{"files": {fmt: path}, "changed": [fmt...], "unchanged": [fmt...], "before": {path: sha256 or None},
     "after": {path: sha256}}``.

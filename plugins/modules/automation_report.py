@@ -50,7 +50,8 @@ options:
     default: [json, csv, markdown, html, junit]
   basename:
     description:
-      - File name without extension; the files are C(<basename>.json), C(.csv), C(.md), C(.html) and C(.xml).
+      - File name without extension; the files are C(<basename>.json), C(.csv), C(.md), C(.html) and C(.xml), and
+        with C(csv) also C(<basename>-fleet.csv), the fleet counts.
     type: str
     default: automation-report
   title:
@@ -126,12 +127,18 @@ changes:
   returned: always
   type: dict
 files:
-  description: Format to the path of its report.
+  description:
+    - Format to the path of its report.
+    - With C(csv), also C(csv_fleet), the fleet counts (compliant, noncompliant and unknown instances per
+      expectation, account, OU and account and region, and the distribution of each fact's values), one row per
+      count with the columns C(scope), C(name), C(value), C(compliant), C(noncompliant), C(unknown), C(instances).
   returned: always
   type: dict
-  sample: {"html": "reports/automation-report.html", "junit": "reports/automation-report.xml"}
+  sample: {"csv": "reports/automation-report.csv", "csv_fleet": "reports/automation-report-fleet.csv",
+           "html": "reports/automation-report.html"}
 written:
-  description: Formats whose file was written (or would be, in check mode) because its content changed.
+  description: Formats whose file was written (or would be, in check mode) because its content changed (C(csv_fleet)
+    for the fleet CSV).
   returned: always
   type: list
   elements: str

@@ -137,9 +137,17 @@ def reports(harvest):
 
 
 def test_every_format_is_written(reports):
-    assert sorted(reports["files"]) == ["csv", "html", "json", "junit", "markdown"]
+    assert sorted(reports["files"]) == ["csv", "csv_fleet", "html", "json", "junit", "markdown"]
+    assert Path(reports["files"]["csv_fleet"]).name == "automation-report-fleet.csv"
     for path in reports["files"].values():
         assert Path(path).stat().st_size > 0
+
+
+def test_fleet_csv_counts_every_instance(harvest, reports):
+    with open(reports["files"]["csv_fleet"], newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    platforms = [r for r in rows if r["scope"] == "fact_value" and r["name"] == "platform"]
+    assert sum(int(r["instances"]) for r in platforms) == len(tagged(harvest["box"].world))
 
 
 def test_json_report_holds_everything(harvest, reports):

@@ -14,6 +14,9 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation i
 
 FORMATS = ("json", "csv", "markdown", "html", "junit")
 EXTENSIONS = {"json": ".json", "csv": ".csv", "markdown": ".md", "html": ".html", "junit": ".xml"}
+# files written with a format: the CSV's fleet counts go to their own file, so the instance CSV keeps its columns
+COMPANIONS = {"csv": ("csv_fleet",)}
+EXTENSIONS["csv_fleet"] = "-fleet.csv"
 
 
 def check_writable_dir(directory, field="dest"):
@@ -61,7 +64,8 @@ def plan_files(dest, basename, formats):
     check_writable_dir(dest)
     files = {}
     for fmt in formats:
-        path = os.path.join(dest, basename + EXTENSIONS[fmt])
-        check_writable_file(path)
-        files[fmt] = path
+        for name in (fmt,) + COMPANIONS.get(fmt, ()):
+            path = os.path.join(dest, basename + EXTENSIONS[name])
+            check_writable_file(path)
+            files[name] = path
     return files

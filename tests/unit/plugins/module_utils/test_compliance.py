@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -218,3 +219,99 @@ def test_without_a_standard_facts_only():
     assert "compliance" not in data["summary"]
     rows = list(csv.DictReader(io.StringIO(report.render(source, "csv"))))
     assert rows[0]["timezone"] == "Asia/Tokyo" and "compliance" not in rows[0]
+
+
+def _md_counts(md, title):
+    """The rows of a Markdown fleet table ("### Per account" ...): name -> [compliant, noncompliant, unknown]."""
+    section = md.split("### %s\n\n" % title)[1].split("\n\n")[0]
+    out = {}
+    for line in section.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        out[re.sub(r"\\(.)", r"\1", cells[0])] = [int(c) for c in cells[1:]]
+    return out
+
+
+def _md_values(md):
+    section = md.split("### Values\n\n")[1].split("\n\n")[0]
+    out = {}
+    for line in section.splitlines()[2:]:
+        fact, dist = [c.strip() for c in line.strip("|").split("|")]
+        out[re.sub(r"\\(.)", r"\1", fact)] = {
+            value: int(count) for value, count in (item.rsplit(" ", 1) for item in dist.split(", "))
+        }
+    return out
+
+
+def _html_counts(page, table_id):
+    table = page.split('<table id="%s">' % table_id)[1].split("</table>")[0]
+    return {
+        name: [int(c) for c in counts]
+        for name, *counts in re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", table)
+    }
+
+
+def test_fleet_csv_carries_the_numbers_of_markdown_and_html(judged):
+    data = harvest()
+    data["locations"][0].update(account_name="Prod", ou_path="Root/Workloads")
+    data["locations"][1].update(account_name="Dev", ou_path="Root/Sandbox")
+    source = report.Source(data=data, expect={"timezone": "Mars/Olympus", "ntp_synchronized": True})
+    rows = list(csv.reader(io.StringIO(report.render(source, "csv_fleet"))))
+    assert tuple(rows[0]) == report.FLEET_COLUMNS
+    by_scope = {}
+    for scope, name, value, *counts in rows[1:]:
+        by_scope.setdefault(scope, {})[(name, value) if scope == "fact_value" else name] = counts
+    md = report.render(source, "markdown")
+    page = report.render(source, "html")
+    counts = {
+        scope: {k: [int(c) for c in v[:3]] for k, v in table.items()}
+        for scope, table in by_scope.items()
+        if scope != "fact_value"
+    }
+    for scope in ("fleet", "expectation", "account", "ou", "location"):
+        for c, n, u, total in by_scope[scope].values():
+            assert int(total) == int(c) + int(n) + int(u)
+    assert counts["fleet"] == {"": [0, 2, 1]}
+    assert "**0** compliant, **2** noncompliant, **1** unknown" in md
+    assert (
+        counts["expectation"]
+        == _md_counts(md, "Per expectation")
+        == {"timezone": [0, 2, 1], "ntp_synchronized": [1, 1, 1]}
+    )
+    assert counts["account"] == _md_counts(md, "Per account") == _html_counts(page, "compliance-by-account")
+    assert counts["account"] == {"111111111111 Prod": [0, 2, 0], "222222222222 Dev": [0, 0, 1]}
+    assert counts["ou"] == _md_counts(md, "Per OU") == _html_counts(page, "compliance-by-ou")
+    assert counts["ou"] == {"Root/Workloads": [0, 2, 0], "Root/Sandbox": [0, 0, 1]}
+    assert counts["location"] == _md_counts(md, "Per account and region")
+    for got in counts["expectation"].values():  # the bars of the HTML fleet view
+        assert ", ".join("%d %s" % (got[i], status) for i, status in enumerate(C.STATUSES)) in page
+    values = {}
+    for (fact, value), row in by_scope["fact_value"].items():
+        assert row[:3] == ["", "", ""]
+        values.setdefault(fact, {})[value] = int(row[3])
+    assert values == _md_values(md)
+    assert values["timezone"] == {"Asia/Tokyo": 1, "UTC": 1, "unknown": 1}
+    html_values = page.split('<table id="fact-values">')[1].split("</table>")[0]
+    assert "<tr><td>timezone</td><td>Asia/Tokyo 1, UTC 1, unknown 1</td></tr>" in html_values
+
+
+def test_fleet_csv_without_a_standard_has_the_values_only():
+    rows = list(csv.DictReader(io.StringIO(report.render(report.Source(data=harvest()), "csv_fleet"))))
+    assert {r["scope"] for r in rows} == {"fact_value"}
+    assert {r["value"]: r["instances"] for r in rows if r["name"] == "timezone"} == {
+        "Asia/Tokyo": "1",
+        "UTC": "1",
+        "unknown": "1",
+    }
+
+
+def test_fleet_csv_cells_cannot_run_as_formulas():
+    data = harvest()
+    data["locations"][0]["account_name"] = "=HYPERLINK(1)"
+    source = report.Source(data=data, expect={"timezone": "Mars/Olympus"})
+    rows = list(csv.DictReader(io.StringIO(report.render(source, "csv_fleet"))))
+    assert "111111111111 =HYPERLINK(1)" in {r["name"] for r in rows if r["scope"] == "account"}
+    data["locations"][0]["instances"][0]["steps"][0]["outputs"]["TimezoneOutput"] = [
+        TIMEDATECTL.format(tz="=cmd|x", sync="yes")
+    ]
+    rows = list(csv.DictReader(io.StringIO(report.render(report.Source(data=data), "csv_fleet"))))
+    assert all(not r["value"].startswith("=") for r in rows)

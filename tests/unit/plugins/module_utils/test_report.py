@@ -348,8 +348,9 @@ def test_bad_inputs():
 def test_write_reports_is_idempotent(tmp_path, source):
     dest = tmp_path / "out" / "nested"
     first = report.write_reports(source, str(dest))
-    assert sorted(first["changed"]) == sorted(report.FORMATS)
+    assert sorted(first["changed"]) == sorted(list(report.FORMATS) + ["csv_fleet"])
     assert sorted(os.listdir(dest)) == [
+        "automation-report-fleet.csv",
         "automation-report.csv",
         "automation-report.html",
         "automation-report.json",
@@ -367,7 +368,7 @@ def test_write_reports_is_idempotent(tmp_path, source):
 def test_check_mode_writes_nothing(tmp_path, source):
     dest = tmp_path / "never"
     out = report.write_reports(source, str(dest), check_mode=True)
-    assert sorted(out["changed"]) == sorted(report.FORMATS)
+    assert sorted(out["changed"]) == sorted(list(report.FORMATS) + ["csv_fleet"])
     assert not dest.exists()
 
 
