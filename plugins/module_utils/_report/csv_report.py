@@ -61,9 +61,9 @@ def extra_columns(expect):
     """After the step columns: the instance's compliance and, per expectation, the parsed value and its status (or,
     without a standard, the parsed facts)."""
     if not expect:
-        return [name for name, _ in columns(expect)]
+        return [name for name, _fact in columns(expect)]
     out = ["compliance"]
-    for name, _ in columns(expect):
+    for name, _fact in columns(expect):
         out += [name, name + "_status"]
     return out
 
