@@ -90,6 +90,7 @@ def ours(spec: dict) -> dict:
         keep=writer is None,
         on_header=on_header if writer else None,
         processes=spec.get("processes", 1),
+        details=bool(spec.get("details")),
     )
     if writer:
         writer.summary(result["summary"])

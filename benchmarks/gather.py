@@ -13,6 +13,10 @@ In one run, against one sandbox (sandbox/), it:
    - ``ours``: automation_execution_info's code path (module_utils/_harvest/), called directly with the module's
      defaults;
    - ``ansible``: the same module as one real Ansible task through ansible-playbook;
+   - ``ours+details``: ours with the module's ``details`` option on (who is who: account name and OU path from
+     Organizations, the Name tag from ec2:DescribeInstances, platform and ping status from
+     ssm:DescribeInstanceInformation, at most one call per 50 instances per location and service), against ``ours``
+     with it off;
    - ``ours+throttle``: ours again with a random throttle rate (default 5%) on top, to prove no record is lost;
 4. probes the sandbox: requests per second from 1/8/32 threads and its CPU per request;
 5. prints the table and the targets, and writes everything, with the parameters, to benchmarks/results/<time>.json.
@@ -97,6 +101,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", dest="baseline", action="store_true", default=None, help="run the baseline")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the baseline")
     parser.add_argument("--no-ansible", action="store_true", help="skip the runs as an Ansible task")
+    parser.add_argument("--no-details", action="store_true", help="skip the ours+details row (details option on)")
     parser.add_argument(
         "--no-ansible-nodest",
         dest="ansible_nodest",
@@ -134,6 +139,7 @@ def params_from(args: argparse.Namespace) -> Params:
         stream=args.stream or large,
         baseline=(not large) if args.baseline is None else args.baseline,
         ansible=not args.no_ansible,
+        details=not args.no_details,
         time_scale=args.time_scale,
         seed=args.seed,
         large=large,
@@ -212,6 +218,8 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
         if p.awsrun:
             plan.append(("awsrun", "awsrun", faults))
         plan.append(("ours", "ours", faults))
+        if p.details:
+            plan.append(("ours+details", "ours", faults))
         if p.ansible:
             plan.append(("ansible", "ansible", faults))
         if p.ansible_nodest:
@@ -247,6 +255,8 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
                 profile=p.profile and name == "ours",
                 spec_extra={"management_account": world["management_account"]["id"], "workers": p.concurrency}
                 if kind == "awsrun"
+                else {"details": True}
+                if name == "ours+details"
                 else None,
             )
             result.detail["loadavg_after"] = harness.loadavg()

@@ -100,6 +100,7 @@ class Params:
     also_concurrency: list = field(default_factory=list)
     also_processes: list = field(default_factory=list)
     awsrun: bool = True
+    details: bool = True  # the ours+details row (automation_execution_info's details option on)
     ansible_nodest: bool = True
     repeat: int = 1
 

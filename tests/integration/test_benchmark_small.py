@@ -8,6 +8,7 @@ own process, accounted for from the sandbox's request log. No timing is asserted
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -50,6 +51,10 @@ def bench(tmp_path_factory):
                 "throttled", handle, workdir, pid, region, p, kind="ours", faults=harness.fault_rules(0, p.tps, 0.2)
             ),
         }
+        # automation_execution_info's details option on (make bench's ours+details row)
+        runs["details"] = harness.run_contender(
+            "details", handle, workdir, pid, region, p, kind="ours", faults=faults, spec_extra={"details": True}
+        )
         p_stream = dataclasses.replace(p, stream=True)
         runs["streamed"] = harness.run_contender("streamed", handle, workdir, pid, region, p_stream, kind="ours")
         # Worker processes (the automatic choice reads 10 locations in one process): 3 forked workers, streaming.
@@ -75,7 +80,7 @@ def test_setup_ran_everywhere(bench):
     assert counters["SuccessSteps"] == LOCATIONS
 
 
-@pytest.mark.parametrize("name", ["baseline", "awsrun", "ours", "throttled", "streamed", "forked"])
+@pytest.mark.parametrize("name", ["baseline", "awsrun", "ours", "throttled", "streamed", "forked", "details"])
 def test_every_contender_is_complete(bench, name):
     run = bench["runs"][name]
     assert run.rc == 0, run.error
@@ -86,7 +91,7 @@ def test_every_contender_is_complete(bench, name):
     assert run.detail["duplicate_records"] == 0
 
 
-@pytest.mark.parametrize("name", ["awsrun", "ours", "throttled", "streamed", "forked"])
+@pytest.mark.parametrize("name", ["awsrun", "ours", "throttled", "streamed", "forked", "details"])
 def test_ours_identical_to_the_baseline(bench, name):
     run = bench["runs"][name]
     assert (run.lost, run.extra) == (0, 0)
@@ -146,3 +151,32 @@ def test_ours_call_count_within_the_target(bench, name):
     STS included, from the sandbox's request log)."""
     run = bench["runs"][name]
     assert run.calls <= 1.05 * EXECUTIONS + 2 * LOCATIONS
+
+
+def test_details_read_in_one_call_per_50_instances_per_location_and_service(bench):
+    """The details option (the ours+details row of make bench): the same harvest calls as ours, plus, per location,
+    one ssm:DescribeInstanceInformation and one ec2:DescribeInstances per 50 instances, and the organization's tree
+    once; every instance has its details."""
+    run, plain = bench["runs"]["details"], bench["runs"]["ours"]
+    calls = run.calls_by_action
+    assert run.throttles == 0 and run.server_errors == 0 and run.detail["writes"] == 0
+    pages = LOCATIONS * math.ceil(INSTANCES / 50)
+    assert calls["DescribeInstanceInformation"] == pages
+    assert calls["DescribeInstances"] == pages
+    tree = {"ListRoots", "ListOrganizationalUnitsForParent", "ListAccountsForParent"}
+    for action, count in plain.calls_by_action.items():
+        if action not in tree:
+            assert calls[action] == count, action
+    assert set(calls) - set(plain.calls_by_action) - {"DescribeInstanceInformation", "DescribeInstances"} <= tree
+    # the organization's tree, read once more for the names: as many calls as one walk, whatever the instances
+    walk = {a: calls.get(a, 0) - plain.calls_by_action.get(a, 0) for a in tree}
+    assert walk["ListRoots"] == 1
+    assert walk["ListAccountsForParent"] == walk["ListOrganizationalUnitsForParent"] >= 1
+    with open(run.records_path, encoding="utf-8") as handle:
+        locations = [json.loads(line) for line in handle if line.strip()]
+    locations = [loc for loc in locations if loc.get("type", "location") == "location"]
+    assert len(locations) == LOCATIONS
+    assert all(loc.get("account_name") and "details_error" not in loc for loc in locations)
+    for loc in locations:
+        for inst in loc["instances"]:
+            assert inst["details"]["ping_status"] == "Online", inst
