@@ -73,8 +73,8 @@ def _location_cells(source, judged):
 
 def render_matrix(source, out, judged):
     cells = _location_cells(source, judged)
-    accounts = sorted({a for a, _ in cells})
-    regions = sorted({r for _, r in cells})
+    accounts = sorted({a for a, _region in cells})
+    regions = sorted({r for _account, r in cells})
     if not cells:
         return
     width = LABEL_W + CELL_W * len(regions) + 4
@@ -229,7 +229,7 @@ def render_instances(source, out):
     out.write("<th>Name</th><th>Status</th><th>End</th>")
     if expect:
         out.write("<th>Compliance</th>")
-    out.write("".join("<th>%s</th>" % _h(name) for name, _ in cols) + "</tr>\n")
+    out.write("".join("<th>%s</th>" % _h(name) for name, _fact in cols) + "</tr>\n")
     for row in instance_rows(source, expect):
         out.write(
             '<tr class="instance-checks" data-instance="%s" data-compliance="%s">'

@@ -133,7 +133,7 @@ def _instances(source, out):
     expect = source.expect
     cols = columns(expect)
     head = ["Account", "Region", "Instance", "Name", "Status", "End"] + (["Compliance"] if expect else [])
-    head += [name for name, _ in cols]
+    head += [name for name, _fact in cols]
     out.write("## Instances\n\n| %s |\n|%s\n" % (" | ".join(_md(h) for h in head), "---|" * len(head)))
     for row in instance_rows(source, expect):
         values = [_md(row[k]) for k in ("account", "region", "instance_id", "name", "status", "end_time")]
