@@ -344,7 +344,7 @@ def _step_output(step, output_name):
 
 def ran_step(instance, check):
     """The step of ``check`` that ran on this instance, and its platform; (None, None) when neither did."""
-    linux, windows, _ = CHECK_STEPS[check]
+    linux, windows, _unused = CHECK_STEPS[check]
     by_name = {s.get("step_name"): s for s in instance.get("steps") or []}
     candidates = [(by_name.get(linux), "Linux"), (by_name.get(windows), "Windows")]
     for step, platform in candidates:
@@ -358,7 +358,7 @@ def check_facts(instance, check):
     step, platform = ran_step(instance, check)
     names = [f for f, sources in FACT_SOURCES.items() if check in sources]
     if step is None:
-        linux, windows, _ = CHECK_STEPS[check]
+        linux, windows, _unused = CHECK_STEPS[check]
         why = instance.get("failure_message") or instance.get("status") or "not run"
         reason = "neither %s nor %s ran on this instance (%s)" % (linux, windows, _excerpt(why))
         return {}, dict.fromkeys(names, reason), None

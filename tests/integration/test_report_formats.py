@@ -185,7 +185,20 @@ def test_junit_report_parses_with_the_fields(harvest, reports):
     root = ET.parse(reports["files"]["junit"]).getroot()
     assert root.tag == "testsuites"
     cases = root.findall("./testsuite/testcase")
-    assert len(cases) == 5 * len(tagged(harvest["box"].world))
+    steps = [c for c in cases if c.get("name") != "location"]
+    assert len(steps) == 5 * len(tagged(harvest["box"].world))
+    # a targeted location with no instance to report (here the one whose targets matched nothing: NoTargets) is a
+    # case of its own, so that every location is in the report; it passes
+    no_instance = [r for r in harvest["info"]["locations"] if not r.get("instances")]
+    location_cases = [c for c in cases if c.get("name") == "location"]
+    assert len(location_cases) == len(no_instance) >= 1
+    for case, record in zip(
+        sorted(location_cases, key=lambda c: c.get("classname")),
+        sorted(no_instance, key=lambda r: (r["account"], r["region"])),
+    ):
+        assert case.get("classname").startswith(record["account"])
+        if record["status"] == "NoTargets":
+            assert case.find("failure") is None and case.find("error") is None
     for case in cases:
         assert case.get("classname") and case.get("name") and case.get("time") is not None
     failures = [c for c in cases if c.find("failure") is not None]

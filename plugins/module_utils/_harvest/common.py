@@ -11,8 +11,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._aws import error_info, iso  # noqa: F401
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import UUID_RE  # noqa: F401
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._aws import error_info, iso  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import UUID_RE  # noqa: F401 pylint: disable=unused-import
 
 DEFAULT_READER_ROLE = "AWS-SystemsManager-AutomationResultsReaderRole"
 SESSION_NAME = "orgops-ssm-automation-gather"

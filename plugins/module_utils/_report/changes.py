@@ -65,11 +65,9 @@ def _raw_source(path):
     class Recorded(Source):
         def locations(self):
             if self.data is not None:
-                for record in self.data.get("locations") or []:
-                    yield record
+                yield from self.data.get("locations") or []
                 return
-            for record in Source.locations(self):  # JSON Lines: parsed now, no compliance recorded
-                yield record
+            yield from Source.locations(self)  # JSON Lines: parsed now, no compliance recorded
 
     return Recorded(path=path)
 

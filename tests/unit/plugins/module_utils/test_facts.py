@@ -123,7 +123,7 @@ def test_yum_counts_packages_once_and_not_obsoletes():
 
 
 def test_yum_nothing_pending():
-    facts, _ = F.parse_pending_updates(YUM_NONE)
+    facts, _reason = F.parse_pending_updates(YUM_NONE)
     assert facts == {"pending_updates": 0}
 
 
@@ -198,7 +198,7 @@ def test_chronyc_man_page_selected_source_stratum_offset():
 
 
 def test_chronyc_verbose_legend_is_ignored():
-    facts, _ = F.parse_chronyc_sources(CHRONYC_V)
+    facts, _reason = F.parse_chronyc_sources(CHRONYC_V)
     assert facts == {"ntp_source": "vps6.ctyme.com", "ntp_stratum": 2, "ntp_offset_seconds": pytest.approx(1086e-6)}
 
 
@@ -260,9 +260,9 @@ def test_w32tm_status_english():
 def test_w32tm_unsynchronised():
     # Leap indicator 3 is "not synchronized" (RFC 1305 sys.leap, which W32TimeQueryStatus returns: MS-W32T 3.2.5.7);
     # a free-running clock has no NTP source.
-    facts, _ = F.parse_w32tm_status(W32TM.replace("0(no warning)", "3(not synchronized)"))
+    facts, _reason = F.parse_w32tm_status(W32TM.replace("0(no warning)", "3(not synchronized)"))
     assert facts["ntp_synchronized"] is False
-    facts, _ = F.parse_w32tm_status(W32TM.replace("dc01.corp.example.com", "Local CMOS Clock"))
+    facts, _reason = F.parse_w32tm_status(W32TM.replace("dc01.corp.example.com", "Local CMOS Clock"))
     assert facts["ntp_synchronized"] is False
 
 
@@ -320,7 +320,7 @@ def _run(profile, command, utf8=True):
 def test_every_sandbox_profile_parses(name):
     profile = profiles.BUILTIN[name]
     for check, command in COMMANDS[profile.platform].items():
-        out, _ = _run(profile, command)
+        out, _err = _run(profile, command)
         got, unknown = F.PARSERS[(check, profile.platform)](out)
         expected_facts = {
             f for f, src in F.FACT_SOURCES.items() if src[1 if profile.platform == "Windows" else 0] == check
@@ -359,7 +359,7 @@ def test_sandbox_update_profiles():
     assert _yum_output("amazon-linux-2023-updates") == {"pending_updates": 13}
     assert _yum_output("rhel-9") == {"pending_updates": 0}
     ubuntu = profiles.BUILTIN["ubuntu-22.04"]
-    out, _ = _run(ubuntu, "apt -o APT::Cmd::Disable-Script-Warning=true list --upgradable")
+    out, _err = _run(ubuntu, "apt -o APT::Cmd::Disable-Script-Warning=true list --upgradable")
     assert F.parse_pending_updates(out)[0] == {"pending_updates": 6, "security_updates": 6}
 
 

@@ -5,7 +5,7 @@ import copy
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from support.stack_sets import (  # noqa: F401
+from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
     EXEC_TEMPLATE,
     INSTANCES,
     NAME,

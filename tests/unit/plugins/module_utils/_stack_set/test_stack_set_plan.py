@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from support.stack_sets import (  # noqa: F401
+from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
     EXEC_TEMPLATE,
     INSTANCES,
     NAME,

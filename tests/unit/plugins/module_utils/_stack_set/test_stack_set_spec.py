@@ -1,7 +1,7 @@
 """_stack_set/spec.py: every bad option fails before any AWS call, naming the field."""
 
 import pytest
-from support.stack_sets import (  # noqa: F401
+from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
     EXEC_TEMPLATE,
     INSTANCES,
     NAME,

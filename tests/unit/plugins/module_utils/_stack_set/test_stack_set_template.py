@@ -4,7 +4,7 @@ import json
 
 import pytest
 import yaml
-from support.stack_sets import (  # noqa: F401
+from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
     EXEC_TEMPLATE,
     INSTANCES,
     NAME,
