@@ -195,6 +195,7 @@ def test_junit_report_parses_with_the_fields(harvest, reports):
     for case, record in zip(
         sorted(location_cases, key=lambda c: c.get("classname")),
         sorted(no_instance, key=lambda r: (r["account"], r["region"])),
+        strict=True,
     ):
         assert case.get("classname").startswith(record["account"])
         if record["status"] == "NoTargets":

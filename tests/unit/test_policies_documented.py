@@ -21,6 +21,7 @@ SERVICE = {
     "cloudformation": "cloudformation",
     "organizations": "organizations",
     "ssm": "ssm",
+    "ec2": "ec2",
     "sts": "sts",
     "iam": "iam",
 }
