@@ -141,7 +141,7 @@ def test_artifacts_are_published(job):
     assert data["automation_counts"] == summary["instances_by_status"]
     assert data["automation_failures"] == summary["failures_total"]
     assert data["automation_timed_out"] is False
-    assert set(data["automation_reports"]) == {"json", "csv", "markdown", "html", "junit"}
+    assert set(data["automation_reports"]) == {"json", "csv", "csv_fleet", "markdown", "html", "junit"}
     for path in data["automation_reports"].values():
         assert Path(path).is_file(), path
 
