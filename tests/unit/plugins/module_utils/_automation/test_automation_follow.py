@@ -1,33 +1,10 @@
 """_automation/execution.py: find by token, wait, progress, the execution summary."""
 
-from pathlib import Path
-
 import boto3
 from botocore.stub import Stubber
+from support.automation import MGMT
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation, runbook
-
-REPO = Path(__file__).resolve().parents[5]
-CHECK_OS = runbook.parse_content((REPO / "roles" / "check_os" / "files" / "check-os.yml").read_text())
-REGIONS = frozenset(["eu-west-1", "ap-northeast-1", "us-east-1"])
-MGMT = "111111111111"
-CALLER_ARN = "arn:aws:iam::111111111111:user/admin"
-
-
-def accounts(n, start=200000000000):
-    return [str(start + i) for i in range(n)]
-
-
-def options(**overrides):
-    opts = {
-        "document_name": "check-os",
-        "parameters": {"CheckHostname": "check", "CheckNTP": "skip"},
-        "targets": {"tags": {"ssm-automation": "true"}},
-        "target_locations": [{"accounts": ["ou-o2pk-abcdefgh"], "regions": ["ap-northeast-1"]}],
-    }
-    opts.update(overrides)
-    return opts
-
+from ansible_collections.orgops.ssm_automation.plugins.module_utils import automation
 
 # --- find, wait, progress --------------------------------------------------------------------------------
 
