@@ -180,7 +180,8 @@ class ClientFactory:
         self.refresh_margin = refresh_margin
         self.session_name = session_name
         self.clock = clock
-        base = botocore.config.Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
+        # total_max_attempts: the first call included (botocore.config.Config docs; retries["max_attempts"] would not count it)
+        base = botocore.config.Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts})
         self.config = base.merge(config) if config is not None else base
         # Member clients only send what the harvest built from AWS's own answers (execution ids, the
         # ParentExecutionId filter): botocore's client-side validation of each request is skipped for them

@@ -4,6 +4,9 @@ import datetime
 import threading
 
 import boto3
+import botocore.awsrequest
+import botocore.endpoint
+import botocore.exceptions
 import pytest
 from moto import mock_aws
 from support.harvest_fakes import (
@@ -160,3 +163,35 @@ def test_bad_endpoints_name_the_entry(endpoints, field):
     with pytest.raises(InvalidInput) as caught:
         clients.check_endpoints(endpoints)
     assert caught.value.field == field
+
+
+def test_max_attempts_counts_the_first_call(monkeypatch):
+    """max_attempts is documented as attempts with the first call included: botocore's retries["max_attempts"]
+    counts only the retries (N + 1 calls), its total_max_attempts the calls (botocore.config.Config's docstring)."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    factory = clients.ClientFactory(session=session, role_name="Reader", max_attempts=3)
+    client = factory.client("ssm", "eu-west-1")
+    sent = []
+
+    def throttled(request, **_kwargs):
+        sent.append(request.url)
+        return botocore.awsrequest.AWSResponse(
+            request.url, 400, {}, _Raw(b'{"__type":"ThrottlingException","message":"Rate exceeded"}')
+        )
+
+    client.meta.events.register("before-send", throttled)  # answers before anything leaves the process
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda _seconds: None)  # the backoff, not awaited here
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        client.describe_automation_executions()
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert len(sent) == 3
+
+
+class _Raw:
+    def __init__(self, body):
+        self.body = body
+
+    def stream(self, **_kwargs):
+        yield self.body
