@@ -228,3 +228,43 @@ def test_changed_since_an_earlier_report(mars, tmp_path):
     md = (mars["dir"] / "automation-report.md").read_text()
     assert "## Changed since earlier" in md and f"added: {loc['account']} {loc['region']} {gone['instance_id']}" in md
     assert '<section id="changes">' in (mars["dir"] / "automation-report.html").read_text()
+
+
+def test_changed_since_the_previous_report(mars, tmp_path):
+    """``check_os_compare_to: previous`` picks, in the report directory, the latest completed report of another
+    execution: not an unfinished one, not an older one, not this execution's own."""
+    data = json.loads((mars["dir"] / "automation-report.json").read_text())
+    end = data["execution"].get("end_time") or "2026-01-01T00:00:00+00:00"
+    loc = next(loc for loc in data["locations"] if len(loc["instances"]) >= 2)
+    changed = next(i for i in loc["instances"] if i["facts"].get("timezone"))
+    reports = tmp_path / "reports"
+
+    def kept(name, status, end_time, timezone):
+        earlier = json.loads(json.dumps(data))
+        earlier["execution"].update(automation_execution_id=name, status=status, end_time=end_time)
+        for inst in (i for lo in earlier["locations"] for i in lo["instances"]):
+            if inst["instance_id"] == changed["instance_id"]:
+                inst["facts"]["timezone"] = timezone
+        (reports / name).mkdir(parents=True)
+        (reports / name / "automation-report.json").write_text(json.dumps(earlier))
+
+    kept("older-run", "Success", "2000-01-01T00:00:00+00:00", "Europe/Paris")
+    kept("earlier-run", "Failed", "2001-01-01T00:00:00+00:00", "Asia/Tokyo")
+    kept("unfinished-run", "InProgress", "2099-01-01T00:00:00+00:00", "America/Lima")
+    assert end > "2001"  # the run's own report is the newest: it must be skipped as this execution's
+    run = play(
+        mars["sandbox"],
+        reports,
+        "-e",
+        f"automation_execution_id={mars['dir'].name}",
+        "-e",
+        json.dumps({"check_os_expect": {"timezone": "Mars/Olympus"}, "check_os_compare_to": "previous"}),
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    report = json.loads((reports / mars["dir"].name / "automation-report.json").read_text())
+    changes = report["changes"]
+    assert changes["since_execution"] == "earlier-run"
+    assert changes["added"] == [] and changes["gone"] == []
+    assert [(c["instance_id"], c["fact"], c["before"]) for c in changes["facts_changed"]] == [
+        (changed["instance_id"], "timezone", "Asia/Tokyo")
+    ]
