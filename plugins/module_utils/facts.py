@@ -12,21 +12,28 @@ could not be read to the reason. A parser never guesses: an output it cannot rea
 ``Output``, which AWS cuts at 2,500 characters) and parses it. Parsing happens when a report is built, never during
 the harvest.
 
-The outputs each parser reads (sources of the examples in tests/unit/plugins/module_utils/test_facts.py):
+The outputs each parser reads (the verbatim public examples and their sources are in
+tests/unit/plugins/module_utils/test_facts.py):
 - ``hostname``: one line, the host name.
 - ``timedatectl status`` (systemd): ``Time zone: Asia/Tokyo (JST, +0900)``; ``System clock synchronized: yes`` (systemd
-  239 and later) or ``NTP synchronized: yes`` (earlier).
+  239 and later) or ``NTP synchronized: yes`` (earlier). timedatectl prints ``n/a`` when it cannot name the zone (no
+  /etc/localtime, or one that is not a symlink, as on Amazon Linux 2023) and the zone in effect in parentheses:
+  ``n/a (UTC, +0000)`` is UTC (localtime(5): "If /etc/localtime is missing, the default "UTC" timezone is used");
+  any other ``n/a`` is unknown.
 - ``localectl status``: ``System Locale: LANG=en_US.UTF-8`` (further ``LC_*=`` lines indented under it).
-- ``yum check-update`` / ``dnf check-update``: one line per package (``name.arch  version  repository``, a long name
-  on a line of its own), exit status 100 when updates are pending (the runbook prints ``[exit code 100 accepted...]``);
-  ``Obsoleting Packages`` that follow are not counted twice; it does not say which are security updates.
-- ``apt list --upgradable``: ``name/suite[,suite] version arch [upgradable from: old]``; a suite ending in ``-security``
-  marks a security update.
+- ``yum check-update`` / ``dnf check-update``: one line per package (``name.arch  version  repository``; a long name,
+  or a long version, pushes the rest onto the next line(s)), exit status 100 when updates are pending (the runbook
+  prints ``[exit code 100 accepted...]``). Packages under ``Obsoleting Packages`` (the header is translated) are
+  counted once each with the updates; the installed packages they replace (indented, repository ``@...``) are not.
+  It does not say which are security updates.
+- ``apt list --upgradable``: ``name/suite[,suite] version arch [upgradable from: old]`` (the bracket and the
+  ``Listing...`` line are translated); a suite ending in ``-security`` marks a security update.
 - ``chronyc sources``: the source marked ``*`` (selected), its stratum and its adjusted offset (``-12us[ -15us]``: the
   first value, in seconds here).
 - Windows: ``Get-TimeZone`` (``Id : Tokyo Standard Time``), ``Get-WinSystemLocale`` (a table: ``LCID Name
-  DisplayName``), ``w32tm /query /status`` (``Leap Indicator``, ``Stratum``, ``Source``; English or Japanese labels)
-  and the Windows Update Agent search the runbook runs (``PendingUpdates: N`` / ``SecurityUpdates: N``).
+  DisplayName``), ``w32tm /query /status`` (``Leap Indicator``, ``Stratum``, ``Source``; English or Japanese labels;
+  other display languages give unknown for the labels they translate) and the Windows Update Agent search the
+  runbook runs (``PendingUpdates: N`` / ``SecurityUpdates: N``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -110,8 +117,11 @@ def parse_timedatectl(text):
     if zone is None:
         unknown["timezone"] = "no 'Time zone:' line in the timedatectl output"
     else:
-        name = zone.split(" (", 1)[0].strip()
-        if not name or name.lower() == "n/a" or " " in name:
+        name, _sep, rest = zone.partition(" (")
+        name = name.strip()
+        if name.lower() == "n/a" and rest.strip() == "UTC, +0000)":
+            facts["timezone"] = "UTC"  # unnamed, and the zone in effect is UTC+0000 (see the module docstring)
+        elif not name or name.lower() == "n/a" or " " in name:
             unknown["timezone"] = "timedatectl shows no time zone name (%r)" % zone
         else:
             facts["timezone"] = name
@@ -137,11 +147,25 @@ def parse_localectl(text):
 
 
 YUM_ARCHES = ("x86_64", "noarch", "aarch64", "i686", "i386", "ppc64le", "s390x", "armv7hl", "src")
-YUM_PACKAGE_RE = re.compile(r"^(\S+)\.(%s)\s+(\S+)\s+(\S+)\s*$" % "|".join(YUM_ARCHES))
-YUM_NAME_ONLY_RE = re.compile(r"^(\S+)\.(%s)\s*$" % "|".join(YUM_ARCHES))
-YUM_CONTINUATION_RE = re.compile(r"^\s+(\S+)\s+(\S+)\s*$")
-APT_PACKAGE_RE = re.compile(r"^(\S+)/(\S+)\s+(\S+)\s+(\S+)\s+\[upgradable from: [^\]]+\]\s*$")
+YUM_NAME_RE = re.compile(r"^(\S+)\.(%s)$" % "|".join(YUM_ARCHES))
+# apt list: name/suite[,suite] version arch [status]; the status text is translated (po/*.po of apt)
+APT_PACKAGE_RE = re.compile(r"^(\S+)/(\S+)\s+(\S+)\s+(\S+)\s+\[[^\]]+\]\s*$")
+APT_HEADER_RE = re.compile(r"^[^/\[\]]+\.\.\.(\s.*)?$")  # "Listing..." (translated: apt's _("Listing") + "...")
 WUA_RE = re.compile(r"^(PendingUpdates|SecurityUpdates):\s*(\d+)\s*$")
+# Lines yum/dnf print around the list when nothing is pending (exit 0), as in the public outputs of the tests.
+YUM_NOTES = (
+    "last metadata expiration check",
+    "loaded plugins",
+    "loading mirror speeds",
+    "updating subscription management",
+    "updating and loading repositories",
+    "repositories loaded",
+    "this system is",
+    "security:",
+    "plugin ",
+    "* ",
+    ": ",
+)
 
 
 def parse_pending_updates(text, complete=True):
@@ -158,44 +182,86 @@ def parse_pending_updates(text, complete=True):
         else:
             unknown["security_updates"] = "no 'SecurityUpdates:' line in the Windows Update search output"
         return facts, unknown
-    apt = [APT_PACKAGE_RE.match(line) for line in lines]
-    if any(apt) or (lines and lines[0].strip().startswith("Listing...")):
-        count = sum(1 for m in apt if m)
-        security = sum(1 for m in apt if m and any(s.endswith("-security") for s in m.group(2).split(",")))
-        other = [lines[i] for i, m in enumerate(apt) if not m and not lines[i].strip().startswith("Listing...")]
-        if other:
-            return {}, _both("line %r of apt list --upgradable is not a package line" % other[0].strip())
-        return _counted(count, security, complete, "apt list --upgradable")
-    count = 0
-    pending_name = None
+    apt = [APT_PACKAGE_RE.match(line.strip()) for line in lines]
+    if any(apt) or (lines and APT_HEADER_RE.match(lines[0].strip()) and not YUM_NAME_RE.match(lines[0].split()[0])):
+        return _apt_counts(lines, apt, complete)
     accepted_100 = "[exit code 100 accepted" in raw
-    for line in lines:
-        if line.strip().lower().startswith("obsoleting packages"):
-            break  # the obsoleting packages are listed again after the updates: not counted twice
-        if pending_name and YUM_CONTINUATION_RE.match(line):
-            count += 1
-            pending_name = None
-            continue
-        pending_name = None
-        if YUM_PACKAGE_RE.match(line.strip()):
-            count += 1
-        elif YUM_NAME_ONLY_RE.match(line.strip()):
-            pending_name = line.strip()
-    if accepted_100 and count == 0:
+    packages, other, broken = _yum_packages(lines)
+    if broken:
+        return {}, _both("the yum/dnf package line of %r has no version and repository" % broken[0])
+    if accepted_100 and not packages:
         return {}, _both("yum/dnf said updates are pending (exit code 100) but no package line could be read")
-    if not accepted_100 and count:
-        return {}, _both("%d package lines but yum/dnf did not exit with 100 (updates pending)" % count)
-    if not accepted_100 and not _looks_like_yum(lines):
-        return {}, _both("not the output of yum/dnf check-update, apt list --upgradable or a Windows Update search")
-    facts, unknown = _counted(count, None, complete, "yum/dnf check-update")
+    if not accepted_100 and packages:
+        return {}, _both("%d package lines but yum/dnf did not exit with 100 (updates pending)" % len(packages))
+    if not accepted_100 and other:
+        return {}, _both(
+            "not the output of yum/dnf check-update, apt list --upgradable or a Windows Update search "
+            "(line %r)" % _excerpt(other[0])
+        )
+    facts, unknown = _counted(len(packages), None, complete, "yum/dnf check-update")
     unknown.setdefault("security_updates", "yum/dnf check-update does not say which updates are security updates")
     return facts, unknown
 
 
-def _looks_like_yum(lines):
-    """Exit 0 with nothing pending: only yum/dnf's own notes (metadata check, plugins, subscription) were printed."""
-    notes = ("last metadata expiration check", "loaded plugins", "updating subscription management", "security:")
-    return all(line.strip().lower().startswith(notes) for line in lines)
+def _apt_counts(lines, apt, complete):
+    header = 1 if lines and not apt[0] and APT_HEADER_RE.match(lines[0].strip()) else 0
+    other = [
+        lines[i].strip()
+        for i in range(header, len(lines))
+        if not apt[i] and not lines[i].strip().startswith("N: ")  # apt's notices ("N: There is 1 additional...")
+    ]
+    if other:
+        return {}, _both("line %r of apt list --upgradable is not a package line" % _excerpt(other[0]))
+    matched = [m for m in apt if m]
+    security = sum(1 for m in matched if any(s.endswith("-security") for s in m.group(2).split(",")))
+    return _counted(len(matched), security, complete, "apt list --upgradable")
+
+
+def _yum_packages(lines):
+    """``(packages, other, broken)``: the distinct ``name.arch`` yum/dnf lists as pending (updates and obsoleting
+    packages), the lines that are neither a package nor one of yum's notes (section headers such as ``Obsoleting
+    Packages``, translated notes), and package lines cut short. A package line is ``name.arch version repo``; a long
+    field pushes the rest onto the next line(s), indented. An indented package whose repository starts with ``@``
+    is an installed package that an obsoleting one replaces: not pending itself."""
+    packages, other, broken = [], [], []
+    seen = set()
+    pending = None  # [name.arch, indented, fields so far] of a package line wrapped onto the next line(s)
+    for line in lines:
+        tokens = line.split()
+        indented = line[:1].isspace()
+        if pending is not None:
+            if indented and not YUM_NAME_RE.match(tokens[0]) and len(pending[2]) + len(tokens) <= 2:
+                pending[2].extend(tokens)
+                if len(pending[2]) == 2:
+                    _add_yum(pending, packages, seen)
+                    pending = None
+                continue
+            broken.append(pending[0])
+            pending = None
+        if YUM_NAME_RE.match(tokens[0]) and len(tokens) <= 3:
+            entry = [tokens[0], indented, tokens[1:]]
+            if len(tokens) == 3:
+                _add_yum(entry, packages, seen)
+            else:
+                pending = entry
+        elif not _is_note(line.strip()):
+            other.append(line.strip())
+    if pending is not None:
+        broken.append(pending[0])
+    return packages, other, broken
+
+
+def _is_note(line):
+    return line.lower().startswith(YUM_NOTES)
+
+
+def _add_yum(entry, packages, seen):
+    name, indented, (_version, repo) = entry[0], entry[1], entry[2]
+    if indented and repo.startswith("@"):
+        return  # the installed package an obsoleting package replaces
+    if name not in seen:
+        seen.add(name)
+        packages.append(name)
 
 
 def _both(reason):
@@ -263,8 +329,11 @@ W32TM_LABELS = {
     "leap": ("leap indicator", "閏インジケーター"),
     "stratum": ("stratum", "階層"),
     "source": ("source", "ソース"),
+    "offset": ("phase offset", "フェーズ オフセット"),  # /verbose only
 }
-UNSYNCHRONISED_SOURCES = ("local cmos clock", "free-running system clock", "vm ic time synchronization provider")
+# The local clock, not a time source. "VM IC Time Synchronization Provider" (the Hyper-V host's time) is a source:
+# Microsoft's own w32tm /query /status /verbose example shows it with Leap Indicator 0 and State Machine 2 (Sync).
+UNSYNCHRONISED_SOURCES = ("local cmos clock", "free-running system clock")
 
 
 def parse_w32tm_status(text):
@@ -299,7 +368,11 @@ def parse_w32tm_status(text):
         facts["ntp_synchronized"] = True
     else:
         unknown["ntp_synchronized"] = "w32tm shows no leap indicator, stratum and source to judge from"
-    unknown["ntp_offset_seconds"] = "w32tm /query /status does not show the offset"
+    offset = re.match(r"^([+-]?\d+(?:\.\d+)?)s$", fields.get("offset", ""))
+    if offset:
+        facts["ntp_offset_seconds"] = float(offset.group(1))
+    else:
+        unknown["ntp_offset_seconds"] = "w32tm /query /status shows the offset (Phase Offset) only with /verbose"
     return facts, unknown
 
 

@@ -162,6 +162,8 @@ def _c(
 
 
 def _tz_linux(tz: str, offset: str, label: str) -> Callable[[Facts], str]:
+    """``timedatectl status`` as systemd 239+ prints it (systemd's man/timedatectl.xml, Examples)."""
+
     def render(f: Facts) -> str:
         seconds = int(offset[:3]) * 3600 + (1 if offset[0] == "+" else -1) * int(offset[3:]) * 60
         local = time.strftime("%a %Y-%m-%d %H:%M:%S", time.gmtime(f.now + seconds))
@@ -294,6 +296,10 @@ _LINUX_COMMON = [
 ]
 
 _AL2023 = [
+    # Amazon Linux 2023 ships /etc/localtime as a plain file, not a symlink into /usr/share/zoneinfo, so timedatectl
+    # cannot name the zone: "Time zone: n/a (UTC, +0000)" (amazonlinux/amazon-linux-2023 issues #52, with the
+    # verbatim output, and #526: "on a newly-launched AL2023 instance, /etc/localtime is just a plain file").
+    _c(r"(sudo )?timedatectl( status)?", _tz_linux("n/a", "+0000", "UTC"), delay=0.5),
     _c(r"cat /etc/os-release", _AL2023_RELEASE, delay=0.3),
     _c(r"cat /etc/system-release", "Amazon Linux release 2023.6.20241212 (Amazon Linux)\n", delay=0.3),
     _c(r"uname -r", "6.1.115-126.197.amzn2023.x86_64\n", delay=0.3),

@@ -9,9 +9,14 @@ import yaml
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import facts as F
 from sandbox.engine import profiles
 
+# Every sample below is a verbatim public output (man page, vendor documentation, a project's test fixture of a
+# captured output, or a public post of one), named with its repository + path + commit or its URL. The runbook's
+# own line "[exit code 100 accepted: ok_exit_codes 0 100]" (plugins/module_utils/_runbook/render.py) is appended
+# where the command exited 100; nothing else is added or changed.
+
 # --- timedatectl ---------------------------------------------------------------------------------------------
 
-# man timedatectl(1), systemd 239+, EXAMPLES "Show current settings".
+# systemd/systemd man/timedatectl.xml @ 0307f79171ed47b120afcd432d1f463904ae515a, Examples, "Show current settings".
 TIMEDATECTL_MAN = """\
                Local time: Thu 2017-09-21 16:08:56 CEST
            Universal time: Thu 2017-09-21 14:08:56 UTC
@@ -21,26 +26,41 @@ System clock synchronized: yes
               NTP service: active
           RTC in local TZ: no
 """
-# man timedatectl(1) as shipped with systemd 219-236 (e.g. the zh_TW translation on man.archlinux.org), EXAMPLES.
-TIMEDATECTL_MAN_OLD = """\
-      Local time: Di 2015-04-07 16:26:56 CEST
-  Universal time: Di 2015-04-07 14:26:56 UTC
-        RTC time: Di 2015-04-07 14:26:56
-       Time zone: Europe/Berlin (CEST, +0200)
- Network time on: yes
-NTP synchronized: yes
- RTC in local TZ: no
+# RedHatInsights/insights-core insights/parsers/timedatectl.py @ 8ad51c8cb791a31e394dee9f6b445b4e158bbf0a, "Sample
+# content from command /usr/bin/timedatectl" (RHEL 7, systemd 219: "NTP synchronized", DST lines, the RTC warning).
+TIMEDATECTL_RHEL7 = """\
+          Local time: Tue 2019-12-03 20:28:52 EST
+      Universal time: Wed 2019-12-04 01:28:52 UTC
+            RTC time: Tue 2019-12-03 20:28:52
+           Time zone: America/New_York (EST, -0500)
+         NTP enabled: yes
+    NTP synchronized: yes
+     RTC in local TZ: yes
+          DST active: no
+     Last DST change: DST ended at
+                      Sun 2019-11-03 01:59:59 EDT
+                      Sun 2019-11-03 01:00:00 EST
+     Next DST change: DST begins (the clock jumps one hour forward) at
+                      Sun 2020-03-08 01:59:59 EST
+                      Sun 2020-03-08 03:00:00 EDT
+
+Warning: The system is configured to read the RTC time in the local time zone.
+         This mode can not be fully supported. It will create various problems
+         with time zone changes and daylight saving time adjustments. The RTC
+         time is never updated, it relies on external facilities to maintain it.
+         If at all possible, use RTC in UTC by calling
 """
-# A host without /etc/localtime that lost NTP, as posted with chronyc sources -v in a public report (gist
-# ZubairLK/d2a5a38e5dcdca5a65dc74882af2d86c, "caught chrony loosing time sync").
-TIMEDATECTL_NA = """\
-                      Local time: Mon 2018-11-19 18:16:30 UTC
-                  Universal time: Mon 2018-11-19 18:16:30 UTC
-                        RTC time: Mon 2018-11-19 18:16:30
-                       Time zone: n/a (UTC, +0000)
-       System clock synchronized: no
-systemd-timesyncd.service active: n/a
-                 RTC in local TZ: no
+# Amazon Linux 2022 (AL2023's preview) as posted in https://github.com/amazonlinux/amazon-linux-2023/issues/52
+# (elsaco, 2021-12-04): /etc/localtime is a plain file, not a symlink (issue #526 reports the same on the AL2023 AMI
+# al2023-ami-2023.2.20231016.0), so timedatectl cannot name the zone and prints "n/a" with the zone in effect.
+TIMEDATECTL_AL2023 = """\
+               Local time: Sat 2021-12-04 15:29:34 UTC
+           Universal time: Sat 2021-12-04 15:29:34 UTC
+                 RTC time: Sat 2021-12-04 15:29:35
+                Time zone: n/a (UTC, +0000)
+System clock synchronized: yes
+              NTP service: active
+          RTC in local TZ: no
 """
 
 
@@ -48,13 +68,25 @@ def test_timedatectl_man_page_example():
     assert F.parse_timedatectl(TIMEDATECTL_MAN) == ({"timezone": "Europe/Warsaw", "ntp_synchronized": True}, {})
 
 
-def test_timedatectl_older_systemd_labels():
-    assert F.parse_timedatectl(TIMEDATECTL_MAN_OLD) == ({"timezone": "Europe/Berlin", "ntp_synchronized": True}, {})
+def test_timedatectl_rhel7_labels_dst_lines_and_warning():
+    assert F.parse_timedatectl(TIMEDATECTL_RHEL7) == (
+        {"timezone": "America/New_York", "ntp_synchronized": True},
+        {},
+    )
 
 
-def test_timedatectl_without_a_zone_name_is_unknown_not_utc():
-    facts, unknown = F.parse_timedatectl(TIMEDATECTL_NA)
-    assert facts == {"ntp_synchronized": False}
+def test_timedatectl_unnamed_utc_is_utc():
+    # timedatectl prints "n/a" when it cannot name the zone (no /etc/localtime, or not a symlink) and, in
+    # parentheses, the zone in effect: UTC, +0000 (localtime(5): "If /etc/localtime is missing, the default "UTC"
+    # timezone is used").
+    assert F.parse_timedatectl(TIMEDATECTL_AL2023) == ({"timezone": "UTC", "ntp_synchronized": True}, {})
+
+
+def test_timedatectl_na_with_another_zone_in_effect_is_unknown():
+    # Not a public output (none found): the same AL2023 output with a non-UTC zone in the parentheses, which
+    # localtime(5) does not explain; the parser must not pick a name.
+    facts, unknown = F.parse_timedatectl(TIMEDATECTL_AL2023.replace("(UTC, +0000)", "(JST, +0900)"))
+    assert facts == {"ntp_synchronized": True}
     assert "n/a" in unknown["timezone"]
 
 
@@ -66,17 +98,39 @@ def test_timedatectl_unreadable_gives_reasons(text):
 
 
 # --- localectl -----------------------------------------------------------------------------------------------
+# systemd's man page localectl(1) (systemd/systemd man/localectl.xml @ 018333725f9d8565a47abc54b7a6e301e8492f39) has
+# no example output; these are the public ones found.
 
-# Red Hat Enterprise Linux 7 System Administrator's Guide, 2.1.1 "Displaying the Current Status".
-LOCALECTL_RHEL = "   System Locale: LANG=en_US.UTF-8\n       VC Keymap: us\n      X11 Layout: n/a\n"
-# Several variables: localectl prints the further ones indented under LANG (systemd's test-localed, localectl(1)).
-LOCALECTL_MULTI = (
-    " System Locale: LANG=en_GB.utf8\n                LC_COLLATE=C\n     VC Keymap: cz-qwertz\n    X11 Layout: cz\n"
-)
+# RedHatInsights/insights-core insights/parsers/localectl.py @ 4d42f0e988fc261a94c94278a42cd7bb02c272c9, "Example
+# output" of `localectl status`.
+LOCALECTL_INSIGHTS = """\
+       System Locale: LANG=en_US.UTF-8
+           VC Keymap: us
+          X11 Layout: us
+"""
+# Amazon Linux 2023, posted in a public notes repository found by the code search (a Markdown file starting "#
+# AmazonLinux2023検証 初期設定", section "3. OS言語設定"): newer systemd's "(unset)".
+LOCALECTL_AL2023 = """\
+System Locale: LANG=C.UTF-8
+    VC Keymap: (unset)
+   X11 Layout: (unset)
+"""
+# Several variables: ArchWiki's Linux console/Keyboard configuration, as quoted in a public notes repository found by
+# the code search ("localectl status" under "3- Keyboard Configuration"): the further variables are indented.
+LOCALECTL_MULTI = """\
+ System Locale: LANG=en_GB.utf8
+                LC_COLLATE=C
+     VC Keymap: cz-qwertz
+    X11 Layout: cz
+"""
 
 
-def test_localectl_red_hat_example():
-    assert F.parse_localectl(LOCALECTL_RHEL) == ({"locale": "en_US.UTF-8"}, {})
+def test_localectl_insights_example():
+    assert F.parse_localectl(LOCALECTL_INSIGHTS) == ({"locale": "en_US.UTF-8"}, {})
+
+
+def test_localectl_amazon_linux_2023():
+    assert F.parse_localectl(LOCALECTL_AL2023) == ({"locale": "C.UTF-8"}, {})
 
 
 def test_localectl_lang_among_several_variables():
@@ -89,37 +143,124 @@ def test_localectl_without_lang_is_unknown():
     assert "System Locale" in F.parse_localectl("Could not get properties: Connection timed out")[1]["locale"]
 
 
-# --- pending updates -----------------------------------------------------------------------------------------
+# --- pending updates: yum / dnf check-update -----------------------------------------------------------------
+# ansible/ansible test/units/modules/test_yum.py @ 12ccf357c2f2ffb1f3dc2340c13d30670249880b keeps outputs users
+# posted in ansible's issues (the comment above each names the issue comment).
+EXIT_100 = "[exit code 100 accepted: ok_exit_codes 0 100]\n"
 
-# dnf check-update on RHEL 8 with pending updates (Red Hat Customer Portal discussion 4800351 shows the header line);
-# the package lines are in yum's columns, a long name on a line of its own followed by its version and repository.
-YUM_UPDATES = """\
-Last metadata expiration check: 0:14:42 ago on Fri 07 Feb 2020 09:29:06 AM EST.
+# "from https://github.com/ansible/ansible/issues/20608#issuecomment-276971275" (wrapped_output_2): a long name and a
+# long version each push the rest of the package line onto the next line; a Russian yum.
+YUM_WRAPPED_2 = """
+Загружены модули: fastestmirror
+Loading mirror speeds from cached hostfile
+ * base: mirror.corbina.net
+ * extras: mirror.corbina.net
+ * updates: mirror.corbina.net
 
-kernel.x86_64                       4.18.0-147.5.1.el8_1                   rhel-8-for-x86_64-baseos-rpms
-python3-libselinux.x86_64           2.9-3.el8                              rhel-8-for-x86_64-baseos-rpms
-NetworkManager-config-server.noarch
-                                    1:1.20.0-5.el8_1                       rhel-8-for-x86_64-baseos-rpms
+empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty-empty.x86_64
+                                    0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1-0
+                                                                         addons
+libtiff.x86_64                      4.0.3-27.el7_3                       updates
+"""
+# "from https://github.com/ansible/ansible-modules-core/issues/4318#issuecomment-251416661" (wrapped_output_4): a long
+# version pushes the repository onto the next line.
+YUM_WRAPPED_4 = """
+ipxe-roms-qemu.noarch                 20160127-1.git6366fa7a.el7
+                                                            rhelosp-9.0-director-puddle
+quota.x86_64                          1:4.01-11.el7_2.1     rhelosp-rhel-7.2-z
+quota-nls.noarch                      1:4.01-11.el7_2.1     rhelosp-rhel-7.2-z
+rdma.noarch                           7.2_4.1_rc6-2.el7     rhelosp-rhel-7.2-z
+screen.x86_64                         4.1.0-0.23.20120314git3c2946.el7_2
+                                                            rhelosp-rhel-7.2-z
+sos.noarch                            3.2-36.el7ost.2       rhelosp-9.0-puddle
+sssd-client.x86_64                    1.13.0-40.el7_2.12    rhelosp-rhel-7.2-z
+"""
+# unwrapped_output_rhel7 + wrapped_output_rhel7_obsoletes_postfix: RHEL 7 with a wrapped "Loaded plugins" note, then
+# "Obsoleting Packages" (each obsoleting package, then the installed one it replaces, indented, from "@repo").
+YUM_RHEL7 = """
+
+Loaded plugins: etckeeper, product-id, search-disabled-repos, subscription-
+              : manager
+This system is not registered to Red Hat Subscription Management. You can use subscription-manager to register.
+
+NetworkManager-openvpn.x86_64         1:1.2.6-1.el7           epel
+NetworkManager-openvpn-gnome.x86_64   1:1.2.6-1.el7           epel
+cabal-install.x86_64                  1.16.1.0-2.el7          epel
+cgit.x86_64                           1.1-1.el7               epel
+python34-libs.x86_64                  3.4.5-3.el7             epel
+python34-test.x86_64                  3.4.5-3.el7             epel
+python34-tkinter.x86_64               3.4.5-3.el7             epel
+python34-tools.x86_64                 3.4.5-3.el7             epel
+qgit.x86_64                           2.6-4.el7               epel
+rdiff-backup.x86_64                   1.2.8-12.el7            epel
+stoken-libs.x86_64                    0.91-1.el7              epel
+xlockmore.x86_64                      5.49-2.el7              epel
+"""
+YUM_RHEL7_OBSOLETES = """
 Obsoleting Packages
-grub2-tools.x86_64                  1:2.02-81.el8                          rhel-8-for-x86_64-baseos-rpms
-    grub2-tools.x86_64              1:2.02-78.el8                          @anaconda
-[exit code 100 accepted: ok_exit_codes 0 100]
+ddashboard.x86_64                     0.2.0.1-1.el7_3         mhlavink-developerdashboard
+    developerdashboard.x86_64         0.1.12.2-1.el7_2        @mhlavink-developerdashboard
+python-bugzilla.noarch                1.2.2-3.el7_2.1         mhlavink-developerdashboard
+    python-bugzilla-develdashboardfixes.noarch
+                                      1.2.2-3.el7             @mhlavink-developerdashboard
+python2-futures.noarch                3.0.5-1.el7             epel
+    python-futures.noarch             3.0.3-1.el7             @epel
+python2-pip.noarch                    8.1.2-5.el7             epel
+    python-pip.noarch                 7.1.0-1.el7             @epel
+python2-pyxdg.noarch                  0.25-6.el7              epel
+    pyxdg.noarch                      0.25-5.el7              @epel
+python2-simplejson.x86_64             3.10.0-1.el7            epel
+    python-simplejson.x86_64          3.3.3-1.el7             @epel
+Security: kernel-3.10.0-327.28.2.el7.x86_64 is an installed security update
+Security: kernel-3.10.0-327.22.2.el7.x86_64 is the currently running version
 """
-# yum --bugfix check-update with nothing pending (same Red Hat discussion): exit 0, only the metadata line.
-YUM_NONE = "Last metadata expiration check: 0:14:48 ago on Fri 07 Feb 2020 09:29:06 AM EST.\n"
-# apt list --upgradable (Ubuntu 22.04, qemu-guest-agent line as printed in apt list -a on a public wiki; security from
-# the -security suite).
-APT = """\
-Listing...
-qemu-guest-agent/jammy-updates 1:6.2+dfsg-2ubuntu6.5 amd64 [upgradable from: 1:6.2+dfsg-2ubuntu6.4]
-openssl/jammy-updates,jammy-security 3.0.2-0ubuntu1.18 amd64 [upgradable from: 3.0.2-0ubuntu1.17]
+# longname: a long name alone on its line, its version and repository on the next; RHN notes.
+YUM_LONGNAME = """
+Loaded plugins: fastestmirror, priorities, rhnplugin
+This system is receiving updates from RHN Classic or Red Hat Satellite.
+Loading mirror speeds from cached hostfile
+
+xxxxxxxxxxxxxxxxxxxxxxxxxx.noarch
+                        1.16-1            xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+glibc.x86_64            2.17-157.el7_3.1  xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"""
+# rpm-software-management/dnf doc/user_faq.rst @ a61263c531a3c11167d97b521db9e6e2ee1d62d9, "Why are dnf check-update
+# packages not marked for upgrade in the following dnf upgrade" (dnf's own FAQ).
+DNF_FAQ = """\
+libocsync0.x86_64 0.91.4-2.1              devel_repo
+owncloud-client.x86_64 1.5.0-18.1         devel_repo
 """
+# Nothing pending (exit 0), dnf on Amazon Linux 2023 and yum 3 with plugins: no public verbatim output of a whole
+# "nothing pending" run was found beyond these notes; each line below is a note quoted verbatim in the fixtures
+# above ("Loaded plugins: ...", "Loading mirror speeds ...") or in Red Hat's dnf output posted with the header
+# "Last metadata expiration check" (dnf/cli/cli.py prints it through its logger).
+YUM_NONE = "Loaded plugins: fastestmirror, langpacks\nLoading mirror speeds from cached hostfile\n"
 
 
-def test_yum_counts_packages_once_and_not_obsoletes():
-    facts, unknown = F.parse_pending_updates(YUM_UPDATES)
-    assert facts == {"pending_updates": 3}
+def test_yum_long_name_and_long_version_wrapped_over_three_lines():
+    facts, unknown = F.parse_pending_updates(YUM_WRAPPED_2 + EXIT_100)
+    assert facts == {"pending_updates": 2}
     assert "security" in unknown["security_updates"]
+
+
+def test_yum_repository_wrapped_onto_the_next_line():
+    assert F.parse_pending_updates(YUM_WRAPPED_4 + EXIT_100)[0] == {"pending_updates": 7}
+
+
+def test_yum_rhel7_counts_obsoleting_packages_once_and_not_the_replaced_ones():
+    assert F.parse_pending_updates(YUM_RHEL7 + EXIT_100)[0] == {"pending_updates": 12}
+    # 12 updates + 6 obsoleting packages (ansible's parser reads the same 18); the 6 installed ones they replace
+    # (indented, "@repo") are not pending.
+    assert F.parse_pending_updates(YUM_RHEL7 + YUM_RHEL7_OBSOLETES + EXIT_100)[0] == {"pending_updates": 18}
+    translated = YUM_RHEL7_OBSOLETES.replace("Obsoleting Packages", "Устаревшие пакеты")  # the header is translated
+    assert F.parse_pending_updates(YUM_RHEL7 + translated + EXIT_100)[0] == {"pending_updates": 18}
+
+
+def test_yum_long_name_alone_on_its_line():
+    assert F.parse_pending_updates(YUM_LONGNAME + "\n" + EXIT_100)[0] == {"pending_updates": 2}
+
+
+def test_dnf_faq_single_space_columns():
+    assert F.parse_pending_updates(DNF_FAQ + EXIT_100)[0] == {"pending_updates": 2}
 
 
 def test_yum_nothing_pending():
@@ -127,30 +268,60 @@ def test_yum_nothing_pending():
     assert facts == {"pending_updates": 0}
 
 
-def test_apt_counts_and_security():
-    assert F.parse_pending_updates(APT) == ({"pending_updates": 2, "security_updates": 1}, {})
+def test_cut_output_gives_only_a_lower_bound():
+    facts, unknown = F.parse_pending_updates(YUM_WRAPPED_4 + EXIT_100, complete=False)
+    assert facts == {"pending_updates_at_least": 7}
+    assert "at least 7" in unknown["pending_updates"]
+
+
+# --- pending updates: apt list --upgradable ------------------------------------------------------------------
+
+# Debian/apt test/integration/test-apt-cli-list @ 3498fbedafbf30e5c91deeaefa6a60d1e387593a: apt's own test of
+# `apt list --upgradable` (its expected output, verbatim).
+APT_TESTSUITE = """\
+Listing...
+baz/unstable 2.0 all [upgradable from: 0.1]
+foobar/unstable 2.0 i386 [upgradable from: 1.0]
+foreign/unstable 2.0 armel [upgradable from: 1.0]"""
+# apt's po/ja.po (same repository, 6b128124271e94bdb0f4e7850d9286170d712b04) translates "[upgradable from: %s]" as
+# "[%s からアップグレード可]" and "Listing" as "一覧表示": the same listing on a host whose locale is ja_JP. (No
+# public capture of a translated run was found; this is the test-suite output with apt's own translations.)
+APT_JA = (
+    APT_TESTSUITE.replace("Listing...", "一覧表示...")
+    .replace("[upgradable from: 0.1]", "[0.1 からアップグレード可]")
+    .replace("[upgradable from: 1.0]", "[1.0 からアップグレード可]")
+)
+# A suite list with a -security suite (apt prints the archives of the candidate joined by ","; GetArchiveSuite in
+# apt-private/private-output.cc): no public verbatim capture was found, so the security count is tested on the
+# sandbox's Ubuntu profile (test_sandbox_update_profiles), whose lines have this shape.
+
+
+def test_apt_test_suite_listing():
+    assert F.parse_pending_updates(APT_TESTSUITE) == ({"pending_updates": 3, "security_updates": 0}, {})
     assert F.parse_pending_updates("Listing...\n") == ({"pending_updates": 0, "security_updates": 0}, {})
 
 
+def test_apt_translated_listing():
+    assert F.parse_pending_updates(APT_JA) == ({"pending_updates": 3, "security_updates": 0}, {})
+
+
 def test_windows_update_agent_search():
+    # The runbook's own lines (roles/check_os/files/check-os-improved.checks.yml): no public output exists.
     text = (
         "Active code page: 65001\r\nPendingUpdates: 2\r\nSecurityUpdates: 1\r\nKB5044023 2024-10 Cumulative Update\r\n"
     )
     assert F.parse_pending_updates(text) == ({"pending_updates": 2, "security_updates": 1}, {})
 
 
-def test_cut_output_gives_only_a_lower_bound():
-    facts, unknown = F.parse_pending_updates(YUM_UPDATES, complete=False)
-    assert facts == {"pending_updates_at_least": 3}
-    assert "at least 3" in unknown["pending_updates"]
-
-
 @pytest.mark.parametrize(
     "text",
     [
-        "[exit code 100 accepted: ok_exit_codes 0 100]\n",  # exit 100 but no package line read
+        EXIT_100,  # exit 100 but no package line read
         "Error: Failed to download metadata for repo 'appstream'\n",
-        "kernel.x86_64  4.18.0  baseos\n",  # a package line without yum's exit 100
+        DNF_FAQ,  # package lines without yum's exit 100
+        YUM_WRAPPED_2.replace("                                                                         addons\n", "")
+        + EXIT_100,  # a wrapped package line cut short
+        "Загружены модули: fastestmirror\n",  # exit 0, but a line that is not one of yum's known notes
         "Listing...\nE: Could not open lock file\n",
     ],
 )
@@ -162,7 +333,7 @@ def test_unreadable_update_outputs(text):
 
 # --- chronyc sources -----------------------------------------------------------------------------------------
 
-# chronyc(1) (chrony's doc/chronyc.adoc), "sources": the example table.
+# mlichvar/chrony doc/chronyc.adoc @ 8f2db839de0c4c8683ec460819c1ee77a718c770, "sources": the example table.
 CHRONYC_MAN = """\
 MS Name/IP address         Stratum Poll Reach LastRx Last sample
 ===============================================================================
@@ -170,24 +341,38 @@ MS Name/IP address         Stratum Poll Reach LastRx Last sample
 ^? ntp1.example.net              2   6   377    23   -923us[ -924us] +/-   43ms
 ^+ ntp2.example.net              1   6   377    21  -2629us[-2619us] +/-   86ms
 """
-# A public report of chronyc sources -v (pastebin xts0wMuD): the 210 header of chrony 3 and the legend.
-CHRONYC_V = """\
-210 Number of sources = 4
-  .-- Source mode  '^' = server, '=' = peer, '#' = local clock.
- / .- Source state '*' = current synced, '+' = combined , '-' = not combined,
-| /   '?' = unreachable, 'x' = time may be in error, '~' = time too variable.
-||                                                 .- xxxx [ yyyy ] +/- zzzz
-||      Reachability register (octal) -.           |  xxxx = adjusted offset,
-||      Log2(Polling interval) --.      |          |  yyyy = measured offset,
-||                                \\     |          |  zzzz = estimated error.
-||                                 |    |           \\
+# mlichvar/chrony doc/faq.adoc (same commit), "How can I improve the accuracy of the system clock with NTP sources?"
+# ... "chronyc sources ... should show a line starting with ^* ...": three servers, the first selected.
+CHRONYC_FAQ = """\
 MS Name/IP address         Stratum Poll Reach LastRx Last sample
 ===============================================================================
-^+ lax1.m-d.net                  2  10   377   308  -4660us[-5078us] +/-  101ms
-^* vps6.ctyme.com                2   9   377   212  +1086us[ +661us] +/-   72ms
-^+ paladin.latt.net              2   8   377   248  -6301us[-6723us] +/-   75ms
-^? time.no-such-agency.net       0   6     0     -     +0ns[   +0ns] +/-    0ns
+^* ntp1.example.net              2   6   377    34   +484us[ -157us] +/-   30ms
+^- ntp2.example.net              2   6   377    34    +33ms[  +32ms] +/-   47ms
+^+ ntp3.example.net              3   6   377    35  -1397us[-2033us] +/-   60ms
 """
+# chronyc sources -v: the legend lines are the ones client.c (same commit, cmd_sources, not wide) prints before the
+# table, verbatim; no public capture of a whole -v run from a known source was found, so they are put above the
+# FAQ's table.
+CHRONYC_V = (
+    "\n"
+    "  .-- Source mode  '^' = server, '=' = peer, '#' = local clock.\n"
+    " / .- Source state '*' = current best, '+' = combined, '-' = not combined,\n"
+    "| /             'x' = may be in error, '~' = too variable, '?' = unusable.\n"
+    "||                                                 .- xxxx [ yyyy ] +/- zzzz\n"
+    "||      Reachability register (octal) -.           |  xxxx = adjusted offset,\n"
+    "||      Log2(Polling interval) --.      |          |  yyyy = measured offset,\n"
+    "||                                \\     |          |  zzzz = estimated error.\n"
+    "||                                 |    |           \\\n"
+) + CHRONYC_FAQ
+# Amazon Linux 2023, the same public notes as LOCALECTL_AL2023 (section "9. NTP設定"): the one source unreachable
+# (chronyc pads its header line with spaces).
+CHRONYC_AL2023 = (
+    "MS Name/IP address         Stratum Poll Reach LastRx Last sample               \n"
+    + """\
+===============================================================================
+^? 180.43.145.38                 0   7     0     -     +0ns[   +0ns] +/-    0ns
+"""
+)
 
 
 def test_chronyc_man_page_selected_source_stratum_offset():
@@ -197,52 +382,138 @@ def test_chronyc_man_page_selected_source_stratum_offset():
     assert facts["ntp_offset_seconds"] == pytest.approx(-479e-9)
 
 
-def test_chronyc_verbose_legend_is_ignored():
-    facts, _reason = F.parse_chronyc_sources(CHRONYC_V)
-    assert facts == {"ntp_source": "vps6.ctyme.com", "ntp_stratum": 2, "ntp_offset_seconds": pytest.approx(1086e-6)}
+def test_chronyc_faq_and_verbose_legend():
+    expected = {"ntp_source": "ntp1.example.net", "ntp_stratum": 2, "ntp_offset_seconds": pytest.approx(484e-6)}
+    assert F.parse_chronyc_sources(CHRONYC_FAQ) == (expected, {})
+    assert F.parse_chronyc_sources(CHRONYC_V) == (expected, {})
 
 
 def test_chronyc_without_selected_source_is_unknown():
-    text = CHRONYC_MAN.replace("#*", "#?")
-    facts, unknown = F.parse_chronyc_sources(text)
+    facts, unknown = F.parse_chronyc_sources(CHRONYC_AL2023)
     assert facts == {} and "none selected" in unknown["ntp_source"]
     assert "no source line" in F.parse_chronyc_sources("506 Cannot talk to daemon\n")[1]["ntp_stratum"]
 
 
 # --- Windows -------------------------------------------------------------------------------------------------
 
-# Get-TimeZone on a Japanese Windows (public gist guitarrapc/8ac01f75567d625cd1135003040cab07).
+# MicrosoftDocs/PowerShell-Docs reference/7.4/Microsoft.PowerShell.Utility/Get-Date.md
+# @ 27138b21b41de3e2b43cfcac4a56861ca419d5eb, Example 10 ("PS> Get-TimeZone"). Get-TimeZone.md's own examples show
+# no output for the current zone.
 GET_TIMEZONE = """\
 
-Id                         : Tokyo Standard Time
-DisplayName                : (UTC+09:00) Osaka, Sapporo, Tokyo
-StandardName               : Tokyo Standard Time
-DaylightName               : Tokyo Summer Time
-BaseUtcOffset              : 09:00:00
+Id                         : Pacific Standard Time
+DisplayName                : (UTC-08:00) Pacific Time (US & Canada)
+StandardName               : Pacific Standard Time
+DaylightName               : Pacific Daylight Time
+BaseUtcOffset              : -08:00:00
+SupportsDaylightSavingTime : True
+"""
+# MicrosoftDocs/PowerShell-Docs reference/5.1/Microsoft.PowerShell.Management/Set-TimeZone.md (same commit),
+# Example 1: Set-TimeZone prints the zone it set in the same format.
+SET_TIMEZONE_UTC = """\
+Id                         : UTC
+DisplayName                : (UTC) Coordinated Universal Time
+StandardName               : Coordinated Universal Time
+DaylightName               : Coordinated Universal Time
+BaseUtcOffset              : 00:00:00
 SupportsDaylightSavingTime : False
 """
-# Microsoft Learn, Get-WinSystemLocale, Example 1.
+# MicrosoftDocs/windows-powershell-docs docset/winserver2025-ps/International/Get-WinSystemLocale.md
+# @ b86b053539a918e9d71c7ebacb845244ae61f1a9, Example 1.
 GET_WINSYSTEMLOCALE = """\
 LCID             Name             DisplayName
 ----             ----             -----------
 1033             en-US            English (United States)
 """
-# w32tm /query /status as decoded field by field on check-ntp.net's Windows Time troubleshooting page (English labels).
-W32TM = """\
+# MicrosoftDocs/windowsserverdocs WindowsServerDocs/networking/windows-time-service/
+# Windows-Time-Service-Tools-and-Settings.md @ 048f945a6efbbbdbfa1da287c0ae076fd60d1228, "w32tm /query /status
+# /verbose ... produces output that resembles the following lines" (a Hyper-V guest; the second line of the
+# blank-looking separator is " ").
+W32TM_MICROSOFT = (
+    """\
 Leap Indicator: 0(no warning)
-Stratum: 4 (secondary reference - syncd by (S)NTP)
+Stratum: 1 (primary reference - syncd by radio clock)
 Precision: -23 (119.209ns per tick)
-Root Delay: 0.0312500s
-Root Dispersion: 7.7902343s
-ReferenceId: 0xC0A80001 (source IP:  192.168.0.1)
-Last Successful Sync Time: 6/19/2026 9:14:02 AM
-Source: dc01.corp.example.com
+Root Delay: 0.0003538s
+Root Dispersion: 0.0100002s
+ReferenceId: 0x00000000 (unspecified)
+Last Successful Sync Time: 5/23/2023 7:51:39 PM
+Source: VM IC Time Synchronization Provider
+Poll Interval: 6 (64s)
+"""
+    + " \n"
+    + """\
+Phase Offset: -0.0000013s
+ClockRate: 0.0156250s
+State Machine: 2 (Sync)
+Time Source Flags: 3 (Authenticated Hardware )
+Server Role: 0 (None)
+Last Sync Error: 0 (The command completed successfully.)
+Time since Last Good Sync Time: 15.7344985s
+"""
+)
+# Linuxfabrik/monitoring-plugins check-plugins/ntp-w32tm/unit-test/stdout/unsynced-local-cmos-poll10
+# @ 64000046687e0710f2564028e18cb534273b74ad (captured stdout of w32tm /query /status /verbose).
+W32TM_LOCAL_CMOS = """\
+Leap Indicator: 3(not synchronized)
+Stratum: 0 (unspecified)
+Precision: -23 (119.209ns per tick)
+Root Delay: 0.0000000s
+Root Dispersion: 0.0000000s
+ReferenceId: 0x00000000 (unspecified)
+Last Successful Sync Time: unspecified
+Source: Local CMOS Clock
 Poll Interval: 10 (1024s)
+
+Phase Offset: 0.0000000s
+ClockRate: 0.0156250s
+State Machine: 0 (Unset)
+Time Source Flags: 0 (None)
+Server Role: 0 (None)
+Last Sync Error: 1 (The computer did not resync because no time data was available.)
+Time since Last Good Sync Time: 19.4881785s
+"""
+# Same repository, unit-test/stdout/de-stratum-5-synced @ eff517022d16780461a78367a548bf06c9782d1e: a German Windows
+# (labels translated; "Stratum" is the same word).
+W32TM_DE = """\
+Sprungindikator: 0(keine Warnung)
+Stratum: 5 (Sekundärreferenz - synchr. über (S)NTP)
+Präzision: -23 (119.209ns pro Tick)
+Stammverzögerung: 0.0165359s
+Stammabweichung: 7.7713661s
+Referenz-ID: 0x682895BD (Quell-IP:  104.40.149.189)
+Letzte erfolgr. Synchronisierungszeit: 25.09.2026 06:35:07
+Quelle: time.windows.com,0x8
+Abrufintervall: 6 (64s)
+
+Phasendifferenz: -0.0000433s
+Taktfrequenz: 0.0156250s
+Statuscomputer: 1 (Anhalten)
+Zeitquellenkennzeichen: 0 (Keine)
+Serverrolle: 0 (Keine)
+Letzter Synchronierungsfehler: 0 (Der Befehl wurde erfolgreich ausgeführt.)
+Zeit seit der letzten erfolgr. Synchronisierungszeit: 51.6640258s
+
+"""
+# A Japanese Windows Server's w32tm /query /status (no /verbose), as posted in a public notes repository found by
+# the code search (a PowerShell session that first sets /manualpeerlist:10.30.0.3,0x8): the labels the sandbox's
+# Windows profile prints.
+W32TM_JA = """\
+閏インジケーター: 0 (警告なし)
+階層: 3 (二次参照 - (S)NTP で同期)
+精度: -23 (ティックごとに 119.209ns)
+ルート遅延: 0.0216253s
+ルート分散: 7.7938950s
+参照 ID: 0x0A000003 (ソース IP:  10.30.0.3)
+最終正常同期時刻: 2022/01/10 1:45:54
+ソース: 10.30.0.3,8
+ポーリング間隔: 10 (1024s)
 """
 
 
-def test_get_timezone_id():
-    assert F.parse_get_timezone(GET_TIMEZONE) == ({"timezone": "Tokyo Standard Time"}, {})
+def test_get_timezone_microsoft_examples():
+    assert F.parse_get_timezone(GET_TIMEZONE) == ({"timezone": "Pacific Standard Time"}, {})
+    assert F.parse_get_timezone(SET_TIMEZONE_UTC) == ({"timezone": "UTC"}, {})
     assert "Id" in F.parse_get_timezone("Get-TimeZone : The term is not recognized")[1]["timezone"]
 
 
@@ -251,19 +522,33 @@ def test_get_winsystemlocale_microsoft_example():
     assert F.parse_get_winsystemlocale("nothing here")[0] == {}
 
 
-def test_w32tm_status_english():
-    facts, unknown = F.parse_w32tm_status(W32TM)
-    assert facts == {"ntp_source": "dc01.corp.example.com", "ntp_stratum": 4, "ntp_synchronized": True}
-    assert "offset" in unknown["ntp_offset_seconds"]
+def test_w32tm_microsoft_example_vm_ic_provider_is_synchronised_with_offset():
+    facts, unknown = F.parse_w32tm_status(W32TM_MICROSOFT)
+    assert facts == {
+        "ntp_source": "VM IC Time Synchronization Provider",
+        "ntp_stratum": 1,
+        "ntp_synchronized": True,
+        "ntp_offset_seconds": pytest.approx(-0.0000013),
+    }
+    assert unknown == {}
 
 
-def test_w32tm_unsynchronised():
-    # Leap indicator 3 is "not synchronized" (RFC 1305 sys.leap, which W32TimeQueryStatus returns: MS-W32T 3.2.5.7);
-    # a free-running clock has no NTP source.
-    facts, _reason = F.parse_w32tm_status(W32TM.replace("0(no warning)", "3(not synchronized)"))
-    assert facts["ntp_synchronized"] is False
-    facts, _reason = F.parse_w32tm_status(W32TM.replace("dc01.corp.example.com", "Local CMOS Clock"))
-    assert facts["ntp_synchronized"] is False
+def test_w32tm_local_cmos_clock_is_not_synchronised():
+    facts, _reason = F.parse_w32tm_status(W32TM_LOCAL_CMOS)
+    assert facts["ntp_synchronized"] is False and facts["ntp_source"] == "Local CMOS Clock"
+
+
+def test_w32tm_japanese_labels():
+    facts, unknown = F.parse_w32tm_status(W32TM_JA)
+    assert facts == {"ntp_source": "10.30.0.3", "ntp_stratum": 3, "ntp_synchronized": True}
+    assert "/verbose" in unknown["ntp_offset_seconds"]
+
+
+def test_w32tm_other_display_language_reads_only_what_it_can():
+    # German labels: only "Stratum" is the English word; the rest is unknown with a reason, never guessed.
+    facts, unknown = F.parse_w32tm_status(W32TM_DE)
+    assert facts == {"ntp_stratum": 5}
+    assert set(unknown) == {"ntp_source", "ntp_synchronized", "ntp_offset_seconds"}
 
 
 def test_hostname():
@@ -405,5 +690,5 @@ def test_instance_not_reached_is_unknown_everywhere():
 
 def test_full_stdout_wins_over_the_cut_output():
     long = "x" * 2600
-    inst = {"steps": [_step("CheckUpdate", output=long[:2500], stdout=YUM_UPDATES)]}
-    assert F.instance_facts(inst)["pending_updates"] == 3
+    inst = {"steps": [_step("CheckUpdate", output=long[:2500], stdout=YUM_WRAPPED_4 + EXIT_100)]}
+    assert F.instance_facts(inst)["pending_updates"] == 7
