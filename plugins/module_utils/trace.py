@@ -6,17 +6,30 @@
 Trace: one JSON Lines record per API call (after botocore's retries), through botocore's public event hooks
 (``provide-client-params``, ``after-call``, ``after-call-error``) on each client; no botocore internals are patched::
 
-    {"v": 1, "seq": 12, "time": "2026-...Z", "pid": 4242, "service": "ssm", "operation": "GetAutomationExecution",
-     "account": "222222222222", "region": "eu-west-1", "params": {...}, "response": {...}}   # or "error": {...}
+    {"v": 2, "run": "5f0c...", "module": "automation_execution_info", "seq": 12, "time": "2026-...Z", "pid": 4242,
+     "service": "ssm", "operation": "GetAutomationExecution", "account": "222222222222", "region": "eu-west-1",
+     "params": {...}, "response": {...}}   # or "error": {...}
 
 Credentials, session tokens, passwords and signatures are replaced by ``"REDACTED"`` (:data:`SECRET_KEYS`), in the
 request and in the response; ``NextToken`` is kept (replay needs it); ``ResponseMetadata`` is dropped. Records of
 forked worker processes reach the same file whole: every record is one ``write`` to a file opened ``O_APPEND``,
 under a lock and a sequence counter in shared memory created before the fork.
 
+Several module runs may append to one file (a playbook's phases: roles, runbook, start, wait polls, harvest). Each
+module run is one *run*: ``seq`` starts at 1 in each, and ``run`` (a random id, the same in the run's worker
+processes) and ``module`` (the module's name) tell the runs apart.
+
+Format versions (``v``): a writer writes :data:`FORMAT_VERSION`; a reader accepts every version in
+:data:`READABLE_VERSIONS` and refuses any other, naming it. A version only adds fields to the one before it.
+- 1: ``seq``, ``time``, ``pid``, ``service``, ``operation``, ``account``, ``region``, ``params``, ``response`` or
+  ``error``. Runs are not marked: a reader starts a new run where ``seq`` does not grow (each run's records are
+  written in ``seq`` order, under the lock).
+- 2: + ``run`` and ``module``.
+
 Replay (:class:`Replay`): a ``before-call`` hook answers each call with the recorded response (or raises the
 recorded error as botocore would), matched by service, operation, account, region and parameters, in recorded
-order; nothing is sent. Tests use it to run the harvest against a trace and compare the report
+order, from one run of the file (:meth:`Replay.select`); nothing is sent. The modules replay with their ``replay``
+option (:func:`install`); tests use it to run the modules and the harvest against a trace and compare the report
 (``tests/traces/``).
 """
 
@@ -30,9 +43,12 @@ import json
 import multiprocessing
 import os
 import threading
+import uuid
 
-FORMAT_VERSION = 1
-ARGUMENT_SPEC = {"trace": {"type": "path"}}  # documented by the orgops.ssm_automation.trace doc fragment
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+# documented by the orgops.ssm_automation.trace doc fragment
+ARGUMENT_SPEC = {"trace": {"type": "path"}, "replay": {"type": "path"}}
 REDACTED = "REDACTED"
 SECRET_KEYS = frozenset(
     [
@@ -84,8 +100,10 @@ class Tracer:
     """Appends one record per call to ``path``. Create it before forking worker processes: they share its lock and
     sequence counter (shared memory) and its file (``O_APPEND``)."""
 
-    def __init__(self, path):
+    def __init__(self, path, module_name=None):
         self.path = path
+        self.run = uuid.uuid4().hex  # one id for this module run, its worker processes included
+        self.module_name = module_name
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -94,6 +112,8 @@ class Tracer:
     def record(self, service, operation, account, region, params, response=None, error=None):
         item = {
             "v": FORMAT_VERSION,
+            "run": self.run,
+            "module": self.module_name,
             "seq": 0,
             "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "pid": os.getpid(),
@@ -151,6 +171,43 @@ class Tracer:
         return client
 
 
+def _made(item, reads):
+    operation, params = reads
+    return item["operation"] == operation and all(item["params"].get(k) == v for k, v in params.items())
+
+
+def _read_runs(path):
+    """The runs of the trace at ``path``, in file order: ``[{"id", "module", "records"}]``."""
+    runs = []
+    by_id = {}
+    last_seq = None
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            if item.get("v") not in READABLE_VERSIONS:
+                raise ValueError(
+                    "%s line %d: trace format version %r, this collection reads %s"
+                    % (path, number, item.get("v"), ", ".join(str(v) for v in READABLE_VERSIONS))
+                )
+            if item.get("run"):
+                run = by_id.get(item["run"])
+                if run is None:
+                    run = by_id[item["run"]] = {"id": item["run"], "module": item.get("module"), "records": []}
+                    runs.append(run)
+            else:  # format 1: a run starts where seq does not grow
+                if not runs or runs[-1]["id"] is not None or last_seq is None or item["seq"] <= last_seq:
+                    runs.append({"id": None, "module": None, "records": []})
+                run = runs[-1]
+                last_seq = item["seq"]
+            run["records"].append(item)
+    for number, run in enumerate(runs, 1):
+        if run["id"] is None:
+            run["id"] = "v1-run-%d" % number
+    return runs
+
+
 class _RecordedHTTP:
     def __init__(self, status_code):
         self.status_code = status_code
@@ -160,25 +217,56 @@ class _RecordedHTTP:
 
 
 class Replay:
-    """Answers calls from a trace instead of AWS. Each recorded answer is used once, in recorded order per
-    (service, operation, account, region, parameters); a call the trace does not hold raises ``LookupError``."""
+    """Answers calls from one run of a trace instead of AWS. Each recorded answer is used once, in recorded order per
+    (service, operation, account, region, parameters); a call the run does not hold raises ``LookupError``.
 
-    def __init__(self, path):
+    ``module``: only runs of that module (a run that does not name its module, format 1, may be any); ``reads``:
+    only runs that made this call, ``(operation, {param: value})``. Of the runs left, the last one in the file is
+    replayed; ``ValueError`` when none is left (the message lists the file's runs)."""
+
+    def __init__(self, path, module=None, reads=None):
+        self.path = path
+        self.runs = _read_runs(path)
+        self.run = self.select(module, reads)
         self.answers = {}
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                item = json.loads(line)
-                if item.get("v") != FORMAT_VERSION:
-                    raise ValueError("%s: trace format version %r, expected %d" % (path, item.get("v"), FORMAT_VERSION))
-                key = _key(item["service"], item["operation"], item.get("account"), item.get("region"), item["params"])
-                self.answers.setdefault(key, []).append(item)
+        for item in self.run["records"]:
+            key = _key(item["service"], item["operation"], item.get("account"), item.get("region"), item["params"])
+            self.answers.setdefault(key, []).append(item)
         for queue in self.answers.values():
             queue.sort(key=lambda i: i["seq"])
         self._lock = threading.Lock()
         self.unanswered = []
         self.answered = 0
+
+    def select(self, module=None, reads=None):
+        candidates = []
+        for run in self.runs:
+            if module and run["module"] not in (None, module):
+                continue
+            if reads and not any(_made(item, reads) for item in run["records"]):
+                continue
+            candidates.append(run)
+        if not candidates:
+            listed = "; ".join(
+                "run %d (%s, %d calls)" % (n + 1, run["module"] or "module not recorded", len(run["records"]))
+                for n, run in enumerate(self.runs)
+            )
+            wanted = "of %s " % module if module else ""
+            if reads:
+                wanted += "that called %s with %s " % (reads[0], json.dumps(reads[1], sort_keys=True))
+            raise ValueError("%s holds no run %s(%s)" % (self.path, wanted, listed or "no record"))
+        return candidates[-1]
+
+    def summary(self):
+        """What the module result says about the replay."""
+        return {
+            "trace": self.path,
+            "run": self.run["id"],
+            "module": self.run["module"],
+            "answered": self.answered,
+            "unanswered": ["%s %s as %s in %s with %s" % key for key in self.unanswered[:20]],
+            "unanswered_count": len(self.unanswered),
+        }
 
     def answer(self, service, operation, account, region, params):
         key = _key(service, operation, account, region, redact(params))
@@ -215,20 +303,35 @@ class Replay:
         return client
 
 
-def install(module, path=None):
-    """Trace every client ``module`` (an AnsibleAWSModule) creates from now on, to ``module.params["trace"]`` (or
-    ``path``). Returns the :class:`Tracer`, or None when no trace was asked for. One call in each module's main."""
-    path = path or (module.params or {}).get("trace")
-    if not path:
+def install(module, path=None, reads=None):
+    """One call in each module's main, before any client is made. With ``trace`` (or ``path``): trace every client
+    ``module`` (an AnsibleAWSModule) creates from now on, and return the :class:`Tracer`. With ``replay``: answer
+    every call of those clients from the trace (the last run of this module in it; ``reads``, see :class:`Replay`),
+    and return the :class:`Replay`, whose :meth:`Replay.summary` the module returns as ``replay``. Neither: None.
+    The returned object's ``hook(client, account_of)`` serves clients made elsewhere (the harvest's factory)."""
+    params = module.params or {}
+    path = path or params.get("trace")
+    replay = params.get("replay")
+    name = (getattr(module, "_name", None) or "").split(".")[-1] or None
+    if replay and path:
+        module.fail_json(msg="replay: a run answered from a trace cannot also write one (trace); give one of them")
+    if replay:
+        try:
+            observer = Replay(replay, module=name, reads=reads)
+        except (OSError, ValueError) as e:
+            module.fail_json(msg="replay: %s" % e)
+        module.warn("replay: no AWS call is sent; every answer comes from %s (run %s)" % (replay, observer.run["id"]))
+    elif path:
+        observer = Tracer(path, module_name=name)
+    else:
         return None
-    tracer = Tracer(path)
     create = module.client
 
     def client(*args, **kwargs):
         made = create(*args, **kwargs)
-        tracer.hook(getattr(made, "client", made))  # amazon.aws's retrying wrapper holds the client in .client
+        observer.hook(getattr(made, "client", made))  # amazon.aws's retrying wrapper holds the client in .client
         return made
 
     module.client = client
-    module.orgops_tracer = tracer
-    return tracer
+    module.orgops_tracer = observer
+    return observer

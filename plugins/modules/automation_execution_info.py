@@ -183,6 +183,13 @@ EXAMPLES = r"""
         eu-west-1: https://vpce-0123456789abcdef0-abcdefgh.ssm.eu-west-1.vpce.amazonaws.com
     trace: reports/trace.jsonl
 
+- name: Rebuild a run's report from its trace alone (a supporter, with no access to the account)
+  orgops.ssm_automation.automation_execution_info:
+    automation_execution_id: 94b3b674-4560-4a73-a397-49a6aec2f346
+    region: ap-northeast-1
+    replay: received/trace.jsonl
+    dest: received/replayed.jsonl
+
 - name: A cheap progress poll
   orgops.ssm_automation.automation_execution_info:
     automation_execution_id: "{{ run.automation_execution_id }}"
@@ -253,6 +260,13 @@ records_written:
   description: Lines written to I(dest).
   returned: with dest, outside check mode
   type: int
+replay:
+  description:
+    - With I(replay), the run of the trace that answered, C(trace), C(run), C(module), and C(answered),
+      C(unanswered_count) and C(unanswered) (the first 20 calls the run held no answer for; then the report is not
+      the recorded one, and a warning says so).
+  returned: with replay
+  type: dict
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
@@ -295,7 +309,7 @@ def main():
             "max_failures": {"type": "int", "default": 1000},
             "targets_file": {"type": "path"},
             "endpoints": {"type": "dict"},
-            "trace": {"type": "path"},
+            **trace.ARGUMENT_SPEC,
         },
         supports_check_mode=True,
     )
@@ -331,7 +345,10 @@ def main():
         max_attempts=params["max_attempts"],
         endpoints=params["endpoints"],
     )
-    tracer = trace.install(module)
+    # With replay, the last run of this module in the trace that read this execution answers every call.
+    tracer = trace.install(
+        module, reads=("GetAutomationExecution", {"AutomationExecutionId": params["automation_execution_id"]})
+    )
     if tracer:
         factory.observers.append(tracer)
     writer = None
@@ -383,6 +400,13 @@ def main():
     }
     if params["targets_file"]:
         output["targets_file"] = params["targets_file"]
+    if params["replay"]:
+        output["replay"] = tracer.summary()
+        if tracer.unanswered:
+            module.warn(
+                "replay: %d call(s) had no answer in %s (the first: %s); the report is not the recorded one"
+                % (len(tracer.unanswered), params["replay"], output["replay"]["unanswered"][0])
+            )
     if writer:
         writer.summary(result["summary"])
         writer.close()

@@ -3,14 +3,22 @@
 The full playbook runs against a private demo-world sandbox over HTTP with ``-e check_os_trace=PATH``; the trace must
 hold records of the roles phase (Organizations, the StackSets), the runbook upload (SSM documents), the preflight and
 the start (StartAutomationExecution), the wait and the harvest (member accounts' reads), and no secret.
+
+Then the harvest is replayed from that whole-playbook file, through automation_execution_info run as a module with
+``replay`` and no reachable endpoint: it must pick the harvest's run among the playbook's runs (the wait polls read
+the same execution and the same member accounts) and give the report the playbook wrote. With
+``ORGOPS_UPDATE_TRACES=1`` the trace and its report are kept in tests/traces/check-os-playbook/, which
+tests/integration/test_trace_replay.py and tests/unit/plugins/module_utils/test_trace.py replay.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
-from support.ansible_run import run_playbook
+from support.ansible_run import run_module, run_playbook
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import trace
 from sandbox.world import DEMO_WORLD
@@ -18,6 +26,17 @@ from sandbox.world import DEMO_WORLD
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "check_os.yml"
 INVENTORY = REPO / "inventories" / "sandbox"
+KEPT = REPO / "tests" / "traces" / "check-os-playbook"
+COUNTERS = ("api_calls", "retries", "credential_renewals")
+# the options the run_automation role gives the harvest (roles/run_automation/tasks/report.yml), besides its files
+ROLE_HARVEST = {"details": True}
+
+
+def comparable(locations):
+    return [
+        {k: v for k, v in r.items() if k not in COUNTERS and k != "type"}
+        for r in sorted(locations, key=lambda r: (r["account"], r["region"]))
+    ]
 
 
 def test_one_variable_traces_every_phase_of_check_os(sandbox_factory, tmp_path):
@@ -66,3 +85,41 @@ def test_one_variable_traces_every_phase_of_check_os(sandbox_factory, tmp_path):
         if record["operation"] == "AssumeRole" and "response" in record:
             assert record["response"]["Credentials"]["SecretAccessKey"] == trace.REDACTED
             assert record["response"]["Credentials"]["SessionToken"] == trace.REDACTED
+
+    # replay: the harvest's run, picked among every phase's runs, answers the module; nothing reaches the endpoint
+    runs = {r["run"] for r in records}
+    harvests = {r["run"] for r in records if r["module"] == "automation_execution_info"}
+    assert len(runs) > len(harvests) >= 1  # several module runs in one file: the roles, runbook, start, polls, harvest
+    run_dir = reports / execution_id
+    kept_locations = comparable(
+        [r for r in map(json.loads, (run_dir / "results.jsonl").read_text().splitlines()) if r["type"] == "location"]
+    )
+    targets = tmp_path / "targets.json"
+    shutil.copyfile(run_dir / "targets.json", targets)
+    region = starts[0]["region"]
+    offline = {
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_SESSION_TOKEN": "",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    params = {"automation_execution_id": execution_id, "region": region, **ROLE_HARVEST}
+    got = run_module(
+        tmp_path,
+        "orgops.ssm_automation.automation_execution_info",
+        {**params, "replay": str(trace_file), "targets_file": str(targets)},
+        env=offline,
+    )
+    assert not got.get("failed"), got.get("msg")
+    assert got["replay"]["module"] == "automation_execution_info"
+    assert got["replay"]["unanswered_count"] == 0, got["replay"]["unanswered"]
+    assert comparable(got["locations"]) == kept_locations
+
+    if os.environ.get("ORGOPS_UPDATE_TRACES") == "1":
+        KEPT.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trace_file, KEPT / "trace.jsonl")
+        shutil.copyfile(targets, KEPT / "targets.json")
+        kept = {"automation_execution_id": execution_id, "region": region, "locations": kept_locations}
+        kept["module_params"] = ROLE_HARVEST
+        (KEPT / "report.json").write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import trace
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, harvest
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, expected, harvest
 
 TRACES = Path(__file__).resolve().parents[3] / "traces"
 COUNTERS = ("api_calls", "retries", "credential_renewals")
@@ -107,6 +107,106 @@ def test_forked_processes_write_whole_records_numbered_once(tmp_path):
     assert {r["account"] for r in records} == {"0", "1", "2", "parent"}
 
 
+def _record(path, run, module, seq, operation, params, response, v=trace.FORMAT_VERSION):
+    item = {"v": v, "seq": seq, "time": "t", "pid": 1, "service": "ssm", "operation": operation, "account": None}
+    item.update({"region": "eu-west-1", "params": params, "response": response})
+    if v >= 2:
+        item.update({"run": run, "module": module})
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(item) + "\n")
+
+
+PARENT = {"AutomationExecutionId": "00000000-0000-4000-8000-00000000000a"}
+
+
+def _playbook_like(path, v, one_run=False):
+    """Module runs appended to one file as a playbook's phases append them, seq starting at 1 in each: the start
+    (its own poll), two wait polls (the parent still InProgress), the harvest (Success), then a read of another
+    execution. With ``one_run``, every record claims the same run (what a reader that does not tell runs apart
+    sees)."""
+
+    def add(run, module, seq, operation, params, response):
+        _record(path, "x" if one_run else run, module, seq, operation, params, response, v)
+
+    add("a", "automation_execution", 1, "StartAutomationExecution", {"DocumentName": "check-os"}, PARENT)
+    add("a", "automation_execution", 2, "GetAutomationExecution", PARENT, {"Status": "InProgress"})
+    add("b", "automation_execution", 1, "GetAutomationExecution", PARENT, {"Status": "InProgress"})
+    add("c", "automation_execution", 1, "GetAutomationExecution", PARENT, {"Status": "InProgress"})
+    add("d", "automation_execution_info", 1, "DescribeAutomationExecutions", {}, {})
+    add("d", "automation_execution_info", 2, "GetAutomationExecution", PARENT, {"Status": "Success"})
+    other = {"AutomationExecutionId": "00000000-0000-4000-8000-00000000000b"}
+    add("e", "automation_execution_info", 1, "GetAutomationExecution", other, {"Status": "Failed"})
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_replay_picks_the_run_that_read_the_execution_from_a_playbook_trace(tmp_path, version):
+    path = tmp_path / "t.jsonl"
+    _playbook_like(path, version)
+    answers = trace.Replay(str(path), module="automation_execution_info", reads=("GetAutomationExecution", PARENT))
+    assert len(answers.runs) == 5  # format 1: told apart where seq starts again
+    client = ssm_client()
+    answers.hook(client)
+    got = client.get_automation_execution(**PARENT)
+    assert got["Status"] == "Success"  # the harvest's answer, not the wait's InProgress polls
+    with pytest.raises(LookupError):
+        client.start_automation_execution(DocumentName="check-os")  # another run's call is not answered
+
+
+def test_runs_not_told_apart_would_answer_the_harvest_with_a_wait_poll(tmp_path):
+    """Why runs matter: read as one run, the file answers the harvest's read of the parent with a poll's InProgress
+    (the polls' seq 1 comes before the harvest's seq 2)."""
+    path = tmp_path / "t.jsonl"
+    _playbook_like(path, 2, one_run=True)
+    client = ssm_client()
+    trace.Replay(str(path)).hook(client)
+    assert client.get_automation_execution(**PARENT)["Status"] == "InProgress"
+
+
+def test_replay_of_the_wait_run_answers_its_polls_in_order(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _playbook_like(path, 2)
+    answers = trace.Replay(str(path), module="automation_execution", reads=("StartAutomationExecution", {}))
+    client = ssm_client()
+    answers.hook(client)
+    assert (
+        client.start_automation_execution(DocumentName="check-os")["AutomationExecutionId"]
+        == PARENT["AutomationExecutionId"]
+    )
+    assert client.get_automation_execution(**PARENT)["Status"] == "InProgress"
+
+
+def test_replay_without_a_matching_run_names_the_runs(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _playbook_like(path, 2)
+    missing = {"AutomationExecutionId": "00000000-0000-4000-8000-0000000000ff"}
+    with pytest.raises(ValueError, match=r"no run .*0000000000ff.*run 1 \(automation_execution, 2 calls\)"):
+        trace.Replay(str(path), module="automation_execution_info", reads=("GetAutomationExecution", missing))
+
+
+def test_a_trace_of_an_unknown_format_version_is_refused(tmp_path):
+    path = tmp_path / "t.jsonl"
+    _record(path, "a", "m", 1, "GetAutomationExecution", PARENT, {}, v=2)
+    text = path.read_text().replace('"v": 2', '"v": 3')
+    path.write_text(text)
+    with pytest.raises(ValueError, match="line 1: trace format version 3, this collection reads 1, 2"):
+        trace.Replay(str(path))
+
+
+def test_every_record_of_a_run_carries_its_run_id_and_module(tmp_path):
+    path = tmp_path / "t.jsonl"
+    first, second = trace.Tracer(str(path), "automation_execution"), trace.Tracer(str(path), "automation_report")
+    first.record("ssm", "Op", None, "eu-west-1", {}, response={})
+    second.record("ssm", "Op", None, "eu-west-1", {}, response={})
+    first.record("ssm", "Op", None, "eu-west-1", {}, response={})
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["v"], r["run"], r["module"], r["seq"]) for r in records] == [
+        (2, first.run, "automation_execution", 1),
+        (2, second.run, "automation_report", 1),
+        (2, first.run, "automation_execution", 2),
+    ]
+    assert first.run != second.run
+
+
 def traces():
     return sorted(p for p in TRACES.iterdir() if (p / "trace.jsonl").is_file()) if TRACES.is_dir() else []
 
@@ -123,9 +223,15 @@ def test_a_kept_trace_replays_to_the_report_it_produced(case):
         aws_access_key_id="replay", aws_secret_access_key="replay", region_name=report["region"]
     )
     factory = clients.ClientFactory(session=session, endpoint_url="http://127.0.0.1:9")
-    answers = trace.Replay(str(case / "trace.jsonl"))
+    parent = {"AutomationExecutionId": report["automation_execution_id"]}
+    answers = trace.Replay(str(case / "trace.jsonl"), reads=("GetAutomationExecution", parent))
     factory.observers.append(answers)
-    result = harvest.gather(factory, report["automation_execution_id"], report["region"], rate=0, concurrency=4)
+    options = dict(report.get("module_params", {}))  # the options the recorded harvest ran with
+    if (case / "targets.json").is_file():  # the kept target set it read
+        options["expected"] = expected.read_file(str(case / "targets.json"))
+    result = harvest.gather(
+        factory, report["automation_execution_id"], report["region"], rate=0, concurrency=4, **options
+    )
     assert answers.unanswered == []
     got = [{k: v for k, v in r.items() if k not in COUNTERS} for r in result["locations"]]
     assert json.loads(json.dumps(got, sort_keys=True)) == report["locations"]
