@@ -192,9 +192,10 @@ class Sandbox:
         self.app = SandboxApp(self)
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._clients_lock = threading.Lock()
-        from sandbox import documents, iam_enforcement, organizations, stacksets, sts
+        from sandbox import documents, iam_enforcement, organizations, stacks, stacksets, sts
 
         sts.install(self)
+        stacks.install(self)
         iam_enforcement.install(self)
         organizations.install(self)
         documents.install(self)

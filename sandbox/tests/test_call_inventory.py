@@ -44,7 +44,7 @@ def test_the_scanner_finds_calls_however_they_are_written(tmp_path):
 
 def test_the_inventory_covers_every_service_the_plugins_create_clients_for():
     services = {s for s, _op in OPERATIONS}
-    assert services == {"cloudformation", "organizations", "ssm", "sts"}, services
+    assert services == {"cloudformation", "iam", "organizations", "ssm", "sts"}, services
     assert len(OPERATIONS) >= 30
 
 

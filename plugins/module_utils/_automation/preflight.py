@@ -210,8 +210,11 @@ def find_stack_set(cfn_for, regions, stack_set_name, call_as="SELF"):
 
 
 def find_role(iam, role_name):
-    """IAM GetRole in the caller's account: ``{"arn", "stack"}`` (the CloudFormation stack that owns it, from the
-    ``aws:cloudformation:stack-name`` tag CloudFormation puts on what it creates, else None), or None when absent."""
+    """IAM GetRole in the caller's account: ``{"arn", "stack", "stack_id"}``, or None when absent.
+
+    ``stack`` and ``stack_id`` are the ``aws:cloudformation:stack-name``/``stack-id`` tags CloudFormation documents
+    for what it creates, else None: IAM roles do not get them on AWS (aws-cloudformation/cloudformation-coverage-
+    roadmap#277, #1159, #1966), so None does not mean "made by hand" (see existing_roles.stack_owning)."""
     try:
         role = _aws.call(iam, "get_role", RoleName=role_name)["Role"]
     except Exception as e:  # pylint: disable=broad-except
@@ -219,7 +222,11 @@ def find_role(iam, role_name):
             return None
         raise
     tags = {t.get("Key"): t.get("Value") for t in role.get("Tags") or []}
-    return {"arn": role.get("Arn"), "stack": tags.get("aws:cloudformation:stack-name")}
+    return {
+        "arn": role.get("Arn"),
+        "stack": tags.get("aws:cloudformation:stack-name"),
+        "stack_id": tags.get("aws:cloudformation:stack-id"),
+    }
 
 
 def _statements(document):
