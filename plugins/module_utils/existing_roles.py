@@ -40,6 +40,22 @@ STACK_ID_TAG = "aws:cloudformation:stack-id"
 # A resource of a stack that no longer holds it (deleted stack, or DeletionPolicy Retain): the role is nobody's.
 _RELEASED = ("DELETE_COMPLETE", "DELETE_SKIPPED")
 _DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+# What AWS answers a call to a region the account has not enabled (opt-in regions; AWS General Reference, "Managing
+# AWS Regions"): the credentials are not valid there. Such a region, when it is not one the caller named, is skipped
+# without a warning: nothing can have been deployed to it.
+NOT_ENABLED = ("InvalidClientTokenId", "UnrecognizedClientException", "OptInRequired", "AuthFailure")
+
+
+def _unreachable_or_refused(error):
+    """An AWS error answer, or no answer at all (no endpoint, no connection): the region is skipped and named."""
+    if getattr(error, "response", None):
+        return True
+    try:
+        import botocore.exceptions
+
+        return isinstance(error, botocore.exceptions.BotoCoreError)
+    except ImportError:  # pragma: no cover
+        return False
 
 
 def fixed_role_names(template_body, parameters=None, field="template_body"):
@@ -81,7 +97,7 @@ def stack_owning(cfn_for, regions, physical_id, resource_type="AWS::IAM::Role"):
             # AWS answers a physical id no stack holds with ValidationError "Stack for <id> does not exist"
             if _aws.error_code(e) == "ValidationError":
                 continue
-            if not getattr(e, "response", None):
+            if not _unreachable_or_refused(e):
                 raise
             unreadable[region] = _aws.error_info(e)
             continue
@@ -169,7 +185,7 @@ def member_conflicts(cfn_for, stack_sets, region, deploy_regions, regions, call_
         try:
             summaries = _aws.paginate(cfn, "list_stack_sets", "Summaries", Status="ACTIVE", **kwargs)
         except Exception as e:  # pylint: disable=broad-except
-            if not getattr(e, "response", None):
+            if not _unreachable_or_refused(e):
                 raise
             unreadable[here] = _aws.error_info(e)
             continue
@@ -345,12 +361,15 @@ def _plural(n, word):
     return "%d %s%s" % (n, word, "" if n == 1 else "s")
 
 
-def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes=None):
+def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes=None, named_regions=None):
     """The plan's verdict. ``on_existing`` ``fail``: every conflict blocks; ``use``: each stack or StackSet of ours
     that would create an existing role is not deployed and the role is used as it is.
 
+    ``named_regions`` are the regions the caller named (its own and the StackSets'); another region that answers as
+    a region not enabled does (:data:`NOT_ENABLED`) is listed in ``not_enabled_regions``, not warned about.
+
     Returns ``{"ok", "conflicts" (each with "message" and "fixes"), "skip_stacks", "skip_stack_sets", "message",
-    "warnings"}``.
+    "warnings", "not_enabled_regions"}``.
     """
     if on_existing not in ON_EXISTING:
         raise validation.InvalidInput(
@@ -367,8 +386,11 @@ def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes
                 decision="use" if on_existing == "use" else "fail",
             )
         )
-    warnings = []
+    warnings, not_enabled = [], []
     for region, err in sorted((unreadable or {}).items()):
+        if err.get("code") in NOT_ENABLED and named_regions is not None and region not in named_regions:
+            not_enabled.append(region)
+            continue
         warnings.append("%s could not be read (%s): a role made there was not looked for" % (region, err.get("code")))
     warnings.extend(notes or [])
     skip_stacks = sorted(
@@ -396,4 +418,5 @@ def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes
         "skip_stack_sets": skip_sets,
         "message": message,
         "warnings": warnings,
+        "not_enabled_regions": not_enabled,
     }

@@ -228,6 +228,13 @@ warnings:
   returned: always
   type: list
   elements: str
+not_enabled_regions:
+  description: >-
+    The searched regions, other than O(region), O(deploy_regions), and O(search_regions), that answered as a region
+    the account has not enabled (such as C(InvalidClientTokenId)). They are skipped without a warning.
+  returned: always
+  type: list
+  elements: str
 searched_regions:
   description: The regions searched, in order.
   returned: always
@@ -294,6 +301,11 @@ def main():
     except validation.InvalidInput as e:
         module.fail_json(msg=str(e), field=getattr(e, "field", None))
     region = module.region
+    if not region:
+        module.fail_json(
+            msg="region is required: the region of the stacks and StackSets (set region, AWS_REGION or a profile's region)",
+            field="region",
+        )
     regions = p["search_regions"] or existing_roles.ordered_regions(region, p["deploy_regions"])
 
     def cfn_for(where):
@@ -311,7 +323,8 @@ def main():
     except Exception as e:  # pylint: disable=broad-except
         module.fail_json_aws(e, msg="Failed to look for the existing roles")
     unreadable.update(unreadable_sets)
-    verdict = existing_roles.decide(conflicts + more, p["on_existing"], p["variables"], unreadable, notes)
+    named = [region] + list(p["deploy_regions"]) + list(p["search_regions"])
+    verdict = existing_roles.decide(conflicts + more, p["on_existing"], p["variables"], unreadable, notes, named)
     for warning in verdict["warnings"]:
         module.warn(warning)
     module.exit_json(changed=False, searched_regions=regions, **verdict)

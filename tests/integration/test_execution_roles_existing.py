@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from support.ansible_run import run_module
+from support.ansible_run import run_module, run_playbook
 from test_execution_roles import ADMIN_ROLE, DEMO, EXEC_ROLE, MGMT, READER_ROLE, REPO, WORKLOADS, fresh_world, run_role
 
 ROLE_FILES = REPO / "roles" / "execution_roles" / "files"
@@ -188,3 +188,26 @@ def test_demo_world_deploys_and_is_idempotent(sandbox_factory, tmp_path, check):
     run, recap, _ = run_role(org, tmp_path, **targets)
     assert run.rc == 0 and recap["changed"] == 0, _message(run)
     assert _writes(org, since) == []
+
+
+def test_check_os_check_mode_names_the_roles_of_another_region_and_writes_nothing(sandbox_factory, tmp_path):
+    # the new user's case of issue 14: the roles were deployed from eu-west-1, the playbook runs from ap-northeast-1
+    world = copy.deepcopy(DEMO)
+    world["name"] = "check-os-roles-eu"
+    world["automation_roles"]["regions"] = ["eu-west-1"]
+    org = sandbox_factory(world, name="check-os-roles-eu")
+    since = org.last_seq()
+    run = run_playbook(
+        REPO / "playbooks" / "check_os.yml",
+        env={**org.env, "ORGOPS_REPORT_DIR": str(tmp_path / "reports")},
+        args=["-i", str(REPO / "inventories" / "sandbox"), "--check"],
+        timeout=900,
+    )
+    text = _message(run)
+    assert run.rc != 0, text
+    assert _writes(org, since) == []
+    assert f"the IAM role {ADMIN_ROLE} already exists in the management account {MGMT}" in text
+    assert f"made by the StackSet {EXEC_ROLE} (administration region eu-west-1" in text
+    assert "execution_roles_region: eu-west-1" in text
+    assert "check_os_deploy_roles: false" in text
+    assert "EntityAlreadyExists" in text

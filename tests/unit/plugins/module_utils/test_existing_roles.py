@@ -328,3 +328,41 @@ def test_target_accounts_never_include_the_management_account():
     }
     assert existing_roles.target_accounts_of(tree, ["r-ab12"], MGMT) == ["222233334444"]
     assert existing_roles.target_accounts_of(None, ["r-ab12"], MGMT) is None
+
+
+def test_regions_not_enabled_are_skipped_quietly_unless_named():
+    unreadable = {
+        "af-south-1": {
+            "code": "InvalidClientTokenId",
+            "message": "The security token included in the request is invalid",
+        },
+        "ap-northeast-1": {
+            "code": "InvalidClientTokenId",
+            "message": "The security token included in the request is invalid",
+        },
+        "eu-west-1": {"code": "AccessDenied", "message": "denied"},
+    }
+    verdict = existing_roles.decide([], "fail", VARS, unreadable, named_regions=["ap-northeast-1"])
+    assert verdict["not_enabled_regions"] == ["af-south-1"]
+    assert [w.split(" ")[0] for w in verdict["warnings"]] == ["ap-northeast-1", "eu-west-1"]
+
+
+def test_a_region_without_an_endpoint_is_skipped_and_named():
+    from botocore.exceptions import EndpointConnectionError
+
+    class NoEndpoint(FakeCfn):
+        def list_stack_sets(self, **kwargs):
+            raise EndpointConnectionError(endpoint_url="https://cloudformation.xx-east-1.amazonaws.com/")
+
+        def describe_stack_resources(self, PhysicalResourceId):  # noqa: N803
+            raise EndpointConnectionError(endpoint_url="https://cloudformation.xx-east-1.amazonaws.com/")
+
+    cfn_for = _clients(FakeCfn("ap-northeast-1"), NoEndpoint("xx-east-1"))
+    _c, unreadable, _n = existing_roles.member_conflicts(
+        cfn_for, SETS, "ap-northeast-1", ["ap-northeast-1"], ["ap-northeast-1", "xx-east-1"]
+    )
+    assert list(unreadable) == ["xx-east-1"]
+    [conflict], unreadable = existing_roles.management_conflicts(
+        FakeIam({ADMIN: {}}), cfn_for, STACKS, "ap-northeast-1", ["ap-northeast-1", "xx-east-1"]
+    )
+    assert conflict["owner"] == {"kind": "none"} and list(unreadable) == ["xx-east-1"]
