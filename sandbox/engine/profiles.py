@@ -15,7 +15,8 @@ Built-ins (a world's ``profiles`` may add more, or ``extends`` these and overrid
 
 A command entry is ``{match: <regex, full match on the command line>, stdout, stderr, exit_code, delay}``; ``stdout``
 and ``stderr`` may use ``${hostname}``, ``${instance_id}``, ``${private_ip}``, ``${region}``, ``${account_id}``,
-``${name}``, ``${date}``.  ``delay`` is in virtual seconds (scaled by the world's ``time_scale``).
+``${name}``, ``${date}`` (UTC, as timedatectl prints it), ``${rtc_time}`` and ``${date_m0500}``... ``${date_p0900}``
+(the local time at a whole-hour offset, for timedatectl's ``Local time:``).  ``delay`` is in virtual seconds (scaled by the world's ``time_scale``).
 
 Which programs an instance *has* is explicit, not guessed from the command patterns: each profile lists the
 absolute paths of its ``programs`` (a world's profile may add ``programs: [/usr/bin/zypper]``), and a profile has
@@ -71,6 +72,15 @@ class Facts:
             "account_id": self.account_id,
             "name": self.name,
             "date": time.strftime("%a %Y-%m-%d %H:%M:%S UTC", time.gmtime(self.now)),
+            "rtc_time": time.strftime("%a %Y-%m-%d %H:%M:%S", time.gmtime(self.now)),
+            # the local time at a whole-hour UTC offset, as timedatectl's "Local time:" shows it without its zone
+            # abbreviation: ${date_m0500} (UTC-05:00) ... ${date_p0900} (UTC+09:00)
+            **{
+                "date_%s%02d00" % ("m" if hours < 0 else "p", abs(hours)): time.strftime(
+                    "%a %Y-%m-%d %H:%M:%S", time.gmtime(self.now + hours * 3600)
+                )
+                for hours in range(-12, 15)
+            },
         }
 
 

@@ -8,6 +8,7 @@ import yaml
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import facts as F
 from sandbox.engine import profiles
+from sandbox.world import DEMO_WORLD
 
 # Every sample below is a verbatim public output (man page, vendor documentation, a project's test fixture of a
 # captured output, or a public post of one), named with its repository + path + commit or its URL. The runbook's
@@ -629,6 +630,37 @@ def test_sandbox_profiles_values():
     assert F.parse_w32tm_status(_run(win, "w32tm /query /status")[0])[0]["ntp_source"] == "169.254.169.123"
     garbled, unknown = F.parse_w32tm_status(_run(win, "w32tm /query /status", utf8=False)[0])
     assert "ntp_source" not in garbled and unknown["ntp_source"]
+
+
+def _labels(text, sep=":"):
+    """The labels of a "label: value" output, in order (continuation lines without a label left out)."""
+    return [line.split(sep, 1)[0].strip() for line in text.replace("\r\n", "\n").split("\n") if sep in line]
+
+
+DEMO_PROFILES = profiles.build_profiles(yaml.safe_load(Path(DEMO_WORLD).read_text(encoding="utf-8")).get("profiles"))
+LINUX_PROFILES = sorted(n for n, p in DEMO_PROFILES.items() if p.platform == "Linux" and not p.local)
+
+
+@pytest.mark.parametrize("name", LINUX_PROFILES)
+def test_sandbox_linux_profiles_print_the_documented_shape(name):
+    """Every Linux profile (built-in, and the demo world's) prints the labels and columns of the public outputs."""
+    profile = DEMO_PROFILES[name]
+    timedatectl = _run(profile, "timedatectl status")[0]
+    assert _labels(timedatectl) == _labels(TIMEDATECTL_MAN), timedatectl  # systemd 239+'s seven lines
+    widths = {len(line.split(":", 1)[0]) for line in timedatectl.splitlines() if ":" in line}
+    assert widths == {len("System clock synchronized")}  # the labels right-aligned on the colon, as systemd does
+    assert _labels(_run(profile, "localectl status")[0]) == _labels(LOCALECTL_INSIGHTS)
+    chrony = _run(profile, "chronyc sources")[0].splitlines()
+    assert [line.rstrip() for line in chrony[:2]] == CHRONYC_MAN.splitlines()[:2]
+    assert all(F.CHRONY_SOURCE_RE.match(line) for line in chrony[2:])
+
+
+def test_sandbox_windows_profile_prints_the_documented_shape():
+    win = profiles.BUILTIN["windows-server-2022"]
+    assert _labels(_run(win, "Get-TimeZone")[0]) == _labels(GET_TIMEZONE)
+    locale = [line.strip() for line in _run(win, "Get-WinSystemLocale")[0].splitlines() if line.strip()]
+    assert [line.split() for line in locale[:2]] == [line.split() for line in GET_WINSYSTEMLOCALE.splitlines()[:2]]
+    assert _labels(_run(win, "w32tm /query /status")[0]) == _labels(W32TM_JA)  # a Japanese Windows Server's labels
 
 
 def _yum_output(profile_name):
