@@ -31,7 +31,8 @@ options:
         credential is used and the endpoint need not be reachable. A call the trace holds no answer for fails
         as an error of that call.
       - The last run of this module in the file is replayed (for C(orgops.ssm_automation.automation_execution_info),
-        the last one that read I(automation_execution_id)), so a trace of a whole playbook can be given.
+        the last one that read I(automation_execution_id), in one process whatever I(processes) says), so a trace of
+        a whole playbook can be given.
       - For support and tests - a run with I(replay) says so in a warning. Only this option turns it on, never an
         environment variable. See the collection's C(docs/usage.md), "Replaying a trace".
       - Mutually exclusive with I(trace).

@@ -503,6 +503,8 @@ def follow(module, ssm, execution_id, result):
             factory = clients.factory_from_connection(
                 region, endpoint_url, connect, role_name=params["reader_role_name"]
             )
+            if getattr(module, "orgops_tracer", None):  # trace (or replay) the progress reads too
+                factory.observers.append(module.orgops_tracer)
             counted = harvest.gather(
                 factory, execution_id, region, concurrency=params["concurrency"], summary_only=True, keep=False
             )
@@ -645,7 +647,8 @@ def main():
         required_if=[["state", "cancelled", ["execution_id"]]],
         required_one_of=[["execution_id", "document_name"]],
     )
-    trace.install(module)
+    attached = module.params.get("execution_id")
+    trace.install(module, reads=("GetAutomationExecution", {"AutomationExecutionId": attached}) if attached else None)
     params = module.params
     if params["wait_timeout"] < 0:
         module.fail_json(msg="wait_timeout: must be 0 or more seconds", field="wait_timeout")

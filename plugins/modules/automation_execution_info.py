@@ -375,7 +375,7 @@ def main():
             keep=not params["dest"] and not params["summary_only"],
             max_failures=params["max_failures"],
             on_header=on_header if writer else None,
-            processes=params["processes"],
+            processes=0 if params["replay"] else params["processes"],  # a replay counts its answers in one process
             expected=kept,
             on_expected=keep_expected if params["targets_file"] and not module.check_mode else None,
             details=params["details"],

@@ -86,6 +86,9 @@ def test_one_variable_traces_every_phase_of_check_os(sandbox_factory, tmp_path):
             assert record["response"]["Credentials"]["SecretAccessKey"] == trace.REDACTED
             assert record["response"]["Credentials"]["SessionToken"] == trace.REDACTED
 
+    # the wait's progress counts (automation_execution with progress) read the member accounts too, and are traced
+    assert any(r["module"] == "automation_execution" for r in member_reads)
+
     # replay: the harvest's run, picked among every phase's runs, answers the module; nothing reaches the endpoint
     runs = {r["run"] for r in records}
     harvests = {r["run"] for r in records if r["module"] == "automation_execution_info"}
