@@ -251,8 +251,13 @@ def _yum_packages(lines):
     return packages, other, broken
 
 
+# the line dnf prints (on stdout, terminal or not) when a repository's metadata is downloaded, dnf/cli/progress.py
+# MultiFileProgressMeter.end: "<repository name> <rate>B/s | <size>B <time>", e.g. "... 35 MB/s |  33 MB     00:00"
+DNF_DOWNLOAD_RE = re.compile(r"\s[\d.-]+\s*[kMGTPEZY]?\s*B/s\s+\|\s+[\d.]+\s*[kMGTPEZY]?\s*B\s+[\d:]+\s*$")
+
+
 def _is_note(line):
-    return line.lower().startswith(YUM_NOTES)
+    return line.lower().startswith(YUM_NOTES) or bool(DNF_DOWNLOAD_RE.search(line))
 
 
 def _add_yum(entry, packages, seen):

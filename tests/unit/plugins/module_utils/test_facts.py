@@ -230,11 +230,18 @@ DNF_FAQ = """\
 libocsync0.x86_64 0.91.4-2.1              devel_repo
 owncloud-client.x86_64 1.5.0-18.1         devel_repo
 """
-# Nothing pending (exit 0), dnf on Amazon Linux 2023 and yum 3 with plugins: no public verbatim output of a whole
-# "nothing pending" run was found beyond these notes; each line below is a note quoted verbatim in the fixtures
-# above ("Loaded plugins: ...", "Loading mirror speeds ...") or in Red Hat's dnf output posted with the header
-# "Last metadata expiration check" (dnf/cli/cli.py prints it through its logger).
+# Nothing pending (exit 0), yum 3: the notes of wrapped_output_3 above without its package lines (no public verbatim
+# capture of a whole "nothing pending" yum 3 run was found).
 YUM_NONE = "Loaded plugins: fastestmirror, langpacks\nLoading mirror speeds from cached hostfile\n"
+# Nothing pending (exit 0), `dnf check-update` on Amazon Linux 2023 as posted in a public notes repository found by
+# the code search (a Japanese LAMP set-up log, "[ec2-user@ip-172-31-33-39 ~]$ dnf check-update"): only the line dnf
+# prints for each repository whose metadata it downloaded (dnf/cli/progress.py, MultiFileProgressMeter.end).
+DNF_AL2023_NONE = (
+    "Amazon Linux 2023 repository                                                                                     35 "
+    "MB/s |  33 MB     00:00\n"
+    "Amazon Linux 2023 Kernel Livepatch repository                                                                   108 "
+    "kB/s |  16 kB     00:00\n"
+)
 
 
 def test_yum_long_name_and_long_version_wrapped_over_three_lines():
@@ -267,6 +274,12 @@ def test_dnf_faq_single_space_columns():
 def test_yum_nothing_pending():
     facts, _reason = F.parse_pending_updates(YUM_NONE)
     assert facts == {"pending_updates": 0}
+
+
+def test_dnf_nothing_pending_after_downloading_metadata():
+    assert F.parse_pending_updates(DNF_AL2023_NONE)[0] == {"pending_updates": 0}
+    # the download lines above a list with pending updates are not packages either
+    assert F.parse_pending_updates(DNF_AL2023_NONE + DNF_FAQ + EXIT_100)[0] == {"pending_updates": 2}
 
 
 def test_cut_output_gives_only_a_lower_bound():
