@@ -58,7 +58,7 @@ def _retry_attempts(response: dict) -> int:
 
 def ours(spec: dict) -> dict:
     from ansible_collections.orgops.ssm_automation.plugins.module_utils import report
-    from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, harvest
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients, expected, harvest
 
     connect = {
         "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
@@ -72,6 +72,8 @@ def ours(spec: dict) -> dict:
 
     cpu0 = cpu_seconds()
     t0 = time.monotonic()
+    targets_file = spec.get("targets_file")
+    kept = expected.read_file(targets_file) if targets_file else None  # as the module reads it (the role's path)
     factory = clients.factory_from_connection(
         spec["region"],
         os.environ["AWS_ENDPOINT_URL"],
@@ -91,6 +93,8 @@ def ours(spec: dict) -> dict:
         on_header=on_header if writer else None,
         processes=spec.get("processes", 1),
         details=bool(spec.get("details")),
+        expected=kept,
+        on_expected=(lambda recomputed: expected.write_file(targets_file, recomputed)) if targets_file else None,
     )
     if writer:
         writer.summary(result["summary"])

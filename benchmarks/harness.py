@@ -24,6 +24,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 CONTENDERS = BENCH / "contenders.py"
 CALLBACKS = BENCH / "callback_plugins"
+INVENTORY = REPO / "inventories" / "prod" / "hosts.yml"  # the project's inventory: how users run the playbooks
 
 for _path in (str(COLLECTIONS), str(REPO)):
     if _path not in sys.path:
@@ -103,6 +104,7 @@ class Params:
     details: bool = True  # the ours+details row (automation_execution_info's details option on)
     ansible_nodest: bool = True
     repeat: int = 1
+    targets_file: str = ""  # the run's targets.json, as the role's start keeps it (set by gather.run after set-up)
 
     @property
     def locations(self) -> int:
@@ -390,6 +392,19 @@ def start_automation(handle, world: dict, max_wait: float | None = None, poll: f
         time.sleep(poll)  # bounded poll on the parent's status
 
 
+def write_targets(handle, parent: dict, path: Path) -> Path:
+    """The run's expected target set, kept as the ``run_automation`` role's start keeps it (``targets.json``, from
+    ``automation_execution``'s ``targets``: the collection's own ``expected.for_target_locations`` on the request's
+    TargetLocations, the organization read by the management account)."""
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected
+
+    kept = expected.for_target_locations(
+        parent["TargetLocations"], lambda: handle.client("organizations"), source="start"
+    )
+    expected.write_file(str(path), kept)
+    return Path(path)
+
+
 def fault_rules(latency_ms: float, tps: float, throttle_rate: float = 0.0) -> list[dict]:
     """Per-call latency on every call; a token bucket of ``tps`` per account-region on SSM; optional random throttling
     of SSM calls on top."""
@@ -431,14 +446,21 @@ def ansible_playbook(
     """The command and extra env running automation_execution_info as one Ansible task, as users run it.
 
     ``dest=True`` (the ``ansible`` row): the task as the ``run_automation`` role runs it
-    (roles/run_automation/tasks/report.yml): the reader role, ``full_output``, ``concurrency`` and ``dest`` (the
-    run's results.jsonl, streamed as locations arrive), with the role's defaults; the module result is the summary.
+    (roles/run_automation/tasks/report.yml): the reader role, ``full_output``, ``details``, ``concurrency``,
+    ``targets_file`` (the run's targets.json, kept by the role's start) and ``dest`` (the run's results.jsonl,
+    streamed as locations arrive), with the role's defaults; the module result is the summary. Its direct
+    counterpart is the ``ours+role`` row (the same arguments, called directly).
     ``dest=False`` (the ``ansible-nodest`` row): the records come back as the module result, registered, and a
     separate ``Dump`` task writes them for the identity check (timed separately)."""
     task: dict = {"automation_execution_id": parent_id, "region": region}
     if dest:
-        # The role's arguments, with its defaults (roles/run_automation/defaults/main.yml).
-        task.update({"reader_role_name": READER_ROLE, "full_output": False, "concurrency": p.concurrency})
+        # The role's arguments, with its defaults (roles/run_automation/tasks/report.yml, defaults/main.yml): details
+        # on, and the run's targets.json, which the role's start wrote (roles/run_automation/tasks/start.yml).
+        task.update(
+            {"reader_role_name": READER_ROLE, "full_output": False, "details": True, "concurrency": p.concurrency}
+        )
+        if p.targets_file:
+            task["targets_file"] = p.targets_file
     elif p.concurrency != MODULE_DEFAULTS["concurrency"]:
         task["concurrency"] = p.concurrency
     if p.rate != MODULE_DEFAULTS["rate"]:
@@ -487,7 +509,9 @@ def ansible_playbook(
         "ANSIBLE_CALLBACKS_ENABLED": "bench_timing",
         "BENCH_TIMING_FILE": str(timing),
     }
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    # The project's own inventory (inventories/prod/hosts.yml), as users run the playbooks: localhost, the local
+    # connection, the controller's Python, pipelining on.
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), str(playbook)]
     return cmd, env
 
 

@@ -14,6 +14,11 @@ effect it names:
   (the account of the role) expire after this many real seconds (then: ExpiredTokenException);
 - ``stackset_operation_seconds``: StackSet operations (matched on the management account) stay RUNNING this many
   simulated seconds, which makes overlapping operations meet OperationInProgressException.
+- ``client_token_reuse_refused: 1``: a StartAutomationExecution whose ``ClientToken`` was already used is refused
+  with ``IdempotentParameterMismatch`` even when its parameters are the same. By default the sandbox answers such a
+  retry with the first call's execution id (the usual AWS idempotency contract); botocore's model of
+  StartAutomationExecution says of ClientToken that it "can't be reused", so this is the other reading of AWS's
+  behaviour (docs/aws-differences.md), under which the collection must be correct too.
 
 Randomness is seeded (world ``seed`` + rule index), so the same request sequence gets the same faults.
 """
@@ -34,6 +39,7 @@ EFFECTS = (
     "access_denied",
     "credential_expiry_seconds",
     "stackset_operation_seconds",
+    "client_token_reuse_refused",
 )
 MATCH_KEYS = ("service", "action", "account", "region")
 

@@ -1031,8 +1031,45 @@ def serve(
     sb.install_engine()
 
     class Handler(MotoRequestHandler):
-        # Keep-alive, as AWS endpoints allow: botocore reuses pooled connections instead of a TCP set-up per call.
+        """Keep-alive, as AWS endpoints allow (HTTP/1.1 persistent connections, RFC 9112 section 9.3): botocore
+        reuses its pooled connections instead of a TCP set-up (and here a server thread) per call.
+
+        werkzeug's handler answers every request with ``Connection: close``, because after the response it drains
+        whatever is left to read on the socket, which on a kept connection could be the next request. Here a
+        request's body is read whole (by its ``Content-Length``) before the application runs, and the drain reads
+        from that spent buffer, so the next request stays on the socket; ``Connection: close`` is then only sent
+        when the client asked for it or werkzeug decided to close. A request with a chunked body or
+        ``Expect: 100-continue`` keeps werkzeug's own handling (closed after the response)."""
+
         protocol_version = "HTTP/1.1"
+        # werkzeug writes a response's head and body in separate sends: on a kept connection, Nagle's algorithm would
+        # hold the body back until the client's (delayed, ~40 ms) acknowledgement of the head. TCP_NODELAY, as web
+        # servers set it.
+        disable_nagle_algorithm = True
+        _kept = False
+
+        def run_wsgi(self):
+            headers = self.headers
+            if (
+                "chunked" in headers.get("Transfer-Encoding", "").lower()
+                or headers.get("Expect", "").strip().lower() == "100-continue"
+                or not (headers.get("Content-Length") or "0").isdigit()
+            ):
+                return super().run_wsgi()
+            length = int(headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            connection, self.rfile = self.rfile, io.BytesIO(body)
+            self._kept = True
+            try:
+                return super().run_wsgi()
+            finally:
+                self.rfile = connection
+                self._kept = False
+
+        def send_header(self, keyword, value):
+            if self._kept and not self.close_connection and keyword.lower() == "connection" and value == "close":
+                return
+            super().send_header(keyword, value)
 
         def log_request(self, *args, **kwargs):
             if not quiet:

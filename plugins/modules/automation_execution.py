@@ -633,7 +633,16 @@ def do_start(module, ssm, result):
             len(result["target_locations"]),
         )
         module.exit_json(**result)
-    result["automation_execution_id"] = calls.start(ssm, request)
+    # With an idempotency token, a start refused as a reuse of it (another job with the same key started at the same
+    # time) attaches to the execution started with it (calls.start_or_attach).
+    tagged = bool(params["idempotency_key"] or params["client_token"])
+    result["automation_execution_id"], attached = calls.start_or_attach(ssm, request, token if tagged else None)
+    if attached:
+        result.update(changed=False, existing=True)
+        result["msg"] = (
+            "automation execution %s was started at the same time with this idempotency key; attached to it"
+            % result["automation_execution_id"]
+        )
     follow(module, ssm, result["automation_execution_id"], result)
     module.exit_json(**result)
 

@@ -43,7 +43,13 @@ class Responses:
         if token:
             seen = self.store.tokens.get((acct, region, token.lower()))
             if seen is not None:
-                if seen[1] != fingerprint:
+                # botocore's model (StartAutomationExecution.ClientToken): "The token must be unique, is case
+                # insensitive, enforces the UUID format, and can't be reused." Same parameters: the first call's id
+                # (the usual idempotent retry), unless the client_token_reuse_refused fault takes the other reading.
+                refused = self.sb.faults.value(
+                    "client_token_reuse_refused", "ssm", "StartAutomationExecution", acct, region
+                )
+                if seen[1] != fingerprint or refused:
                     raise error(
                         "IdempotentParameterMismatch",
                         "Error returned when an idempotent operation is retried and the parameters don't match the "

@@ -124,14 +124,39 @@ def run_preflight(*args, **kwargs):
     return preflight.preflight(*args, **kwargs)
 
 
-def start(ssm, request):
-    """StartAutomationExecution; a refused request is reported with AWS's message, not as a crash."""
+# StartAutomationExecution's answers to a ClientToken that was already used. botocore's model says of ClientToken
+# that it "can't be reused": AWS may answer a second call with the same token and request with the first call's
+# execution id (the usual idempotency contract), or refuse it (IdempotentParameterMismatch). Under either reading
+# two jobs started at once with the same idempotency key must end up on the one execution.
+TOKEN_REUSED = ("IdempotentParameterMismatch",)
+
+
+def start_or_attach(ssm, request, token=None):
+    """StartAutomationExecution, returning ``(execution_id, attached)``. When AWS refuses ``token`` as already used
+    (another job with the same idempotency key started between our look-up and our start), the execution started
+    with it is looked up by its idempotency tag and attached to (``attached=True``) instead of failing; when it is
+    not found either, the refusal is reported with what to do."""
     try:
-        return execution.start(ssm, request)
+        return execution.start(ssm, request), False
     except BOTO_ERRORS as e:
-        if _aws.error_code(e) in START_REFUSALS:
-            raise AutomationError(
-                message="StartAutomationExecution refused the request: %s" % _aws.error_info(e)["message"],
-                error=_aws.error_info(e),
-            ) from e
-        raise AutomationError(message="Failed to start automation execution", exception=e) from e
+        if not token or _aws.error_code(e) not in TOKEN_REUSED:
+            start_refused(e)
+        found = find_by_token(ssm, token)
+        if found:
+            return found["AutomationExecutionId"], True
+        raise AutomationError(
+            message="StartAutomationExecution refused the request: its idempotency token was already used (%s), and "
+            "no execution tagged with it was found yet; run again with the same idempotency key to attach to it"
+            % _aws.error_info(e)["message"],
+            error=_aws.error_info(e),
+        ) from e
+
+
+def start_refused(e):
+    """Raise the AutomationError for StartAutomationExecution's botocore error ``e``."""
+    if _aws.error_code(e) in START_REFUSALS:
+        raise AutomationError(
+            message="StartAutomationExecution refused the request: %s" % _aws.error_info(e)["message"],
+            error=_aws.error_info(e),
+        ) from e
+    raise AutomationError(message="Failed to start automation execution", exception=e) from e

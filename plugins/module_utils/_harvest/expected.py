@@ -40,8 +40,11 @@ import os
 import re
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import organization
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import (
+    SUCCESS_STATUSES,
+    is_terminal,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import error_info
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES, is_terminal
 
 FORMAT_VERSION = 1
 ACCOUNT_RE = re.compile(r"^\d{12}$")

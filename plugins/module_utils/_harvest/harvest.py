@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import is_terminal
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     PAGE_SIZE,
     HarvestErrorHandler,
@@ -44,7 +45,6 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.rea
     uninterpreted_steps,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import is_terminal
 
 
 @HarvestErrorHandler.common_error_handler("read the automation execution")

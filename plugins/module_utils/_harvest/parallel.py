@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -106,14 +107,21 @@ def read_in_processes(factory, locations, work, workers, processes):
     groups = split_by_account(locations, processes)
     per_worker = max(1, -(-workers // len(groups)))
     alive = {}
-    for group in groups:
-        reader, writer = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_worker_main, args=(factory, group, work, per_worker, writer), name="gather-worker", daemon=True
-        )
-        process.start()
-        writer.close()  # the worker holds the only writer: its end (exit or death) is the reader's EOF
-        alive[reader] = {"process": process, "group": group, "sent": set()}
+    # What the workers inherit (botocore's loaded models, the modules, the factory) is frozen for them: their
+    # garbage collections then never walk it (Python's documentation of gc.freeze: freeze right before fork). The
+    # calling process unfreezes once they are started, so its own collections are unchanged.
+    gc.freeze()
+    try:
+        for group in groups:
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_main, args=(factory, group, work, per_worker, writer), name="gather-worker", daemon=True
+            )
+            process.start()
+            writer.close()  # the worker holds the only writer: its end (exit or death) is the reader's EOF
+            alive[reader] = {"process": process, "group": group, "sent": set()}
+    finally:
+        gc.unfreeze()
     try:
         while alive:
             for conn in wait_connections(list(alive)):

@@ -23,6 +23,10 @@ __metaclass__ = type
 import random
 import time
 
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import (
+    SUCCESS_STATUSES,
+    is_terminal,
+)
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected, roads
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     EXPIRED_CODES,
@@ -33,7 +37,6 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.com
     pages,
     retry_attempts,
 )
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES, is_terminal
 
 # Output keys, in order of preference, under which a parent's location step names its member execution.
 MEMBER_ID_KEYS = ("ExecutionId", "AutomationExecutionId", "ChildAutomationExecutionId", "ExecutionIds")
