@@ -93,6 +93,16 @@ def known_regions():
     return frozenset(regions)
 
 
+EXECUTION_ID_FORM = "an automation execution id (36-character UUID such as 7e3c1d0a-1b2c-4d5e-8f90-123456789abc)"
+
+
+def execution_id(value, field):
+    """An SSM AutomationExecutionId (a UUID)."""
+    if not isinstance(value, str) or not UUID_RE.match(value):
+        raise InvalidInput(field, "%r is not %s" % (value, EXECUTION_ID_FORM))
+    return value
+
+
 def account_id(value, field):
     if not isinstance(value, str) or not ACCOUNT_ID_RE.match(value):
         raise InvalidInput(field, "%s is not %s" % (_describe(value), ACCOUNT_FORM))

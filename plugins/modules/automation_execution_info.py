@@ -275,8 +275,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import trace, validation
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.execution import progress_line
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.request import check_execution_id
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import progress_line
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.clients import (
     check_endpoints,
@@ -289,9 +288,10 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.com
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.harvest import gather
 
-# The JSON Lines writer and the file check, not the report facade, and the automation helpers from their own files,
-# not the automation facade (which imports the preflight and stack set code): every module_utils file imported here
-# is shipped in the module's AnsiballZ payload and compiled from source at each run.
+# The JSON Lines writer and the file check, not the report facade, and the statuses and progress line from their
+# own file, not the automation facade (preflight and stack set code) nor _automation/common.py (whose limits load
+# botocore's SSM model at import, a second time here): every module_utils file imported here is shipped in the
+# module's AnsiballZ payload and compiled from source at each run.
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.files import check_writable_file
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.jsonl import JsonLinesWriter
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
@@ -320,7 +320,7 @@ def main():
     )
     params = module.params
     try:
-        check_execution_id(params["automation_execution_id"], "automation_execution_id")
+        validation.execution_id(params["automation_execution_id"], "automation_execution_id")
         validation.role_name(params["reader_role_name"], "reader_role_name")
         for name, low in (("concurrency", 1), ("processes", 0), ("max_attempts", 1), ("max_failures", 0)):
             if params[name] < low:

@@ -10,6 +10,12 @@ __metaclass__ = type
 import uuid
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws, validation
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import (  # noqa: F401 pylint: disable=unused-import
+    SUCCESS_STATUSES,
+    TERMINAL_STATUSES,
+    _plural,
+    is_terminal,
+)
 
 DEFAULT_EXECUTION_ROLE = "AWS-SystemsManager-AutomationExecutionRole"
 DEFAULT_ADMIN_ROLE = "AWS-SystemsManager-AutomationAdministrationRole"
@@ -37,21 +43,6 @@ DEFAULT_LOCATION_MAX_ERRORS = "100%"
 DEFAULT_LOCATION_MAX_CONCURRENCY = "10"
 MAX_TAGS = 5  # "You can specify a maximum of five tags for an automation" (API reference, StartAutomationExecution)
 
-# AutomationExecutionStatus values (API reference) after which nothing changes any more.
-TERMINAL_STATUSES = frozenset(
-    [
-        "Success",
-        "TimedOut",
-        "Cancelled",
-        "Failed",
-        "Rejected",
-        "CompletedWithSuccess",
-        "CompletedWithFailure",
-        "Exited",
-        "ChangeCalendarOverrideRejected",
-    ]
-)
-SUCCESS_STATUSES = frozenset(["Success", "CompletedWithSuccess"])
 
 # Every pattern lives in validation.py; these names are kept for the callers that import them from here.
 DOCUMENT_NAME_RE = validation.DOCUMENT_NAME_RE
@@ -72,7 +63,7 @@ TOKEN_TAG_PREFIX = "orgops-ssm-automation:client-token:"  # noqa: S105 - a tag k
 
 DOCUMENT_NAME_FORM = "a runbook name of 3-128 characters from [a-zA-Z0-9_-.], or a document ARN"
 DOCUMENT_VERSION_FORM = "$DEFAULT, $LATEST or a version number such as 6"
-EXECUTION_ID_FORM = "an automation execution id (36-character UUID such as 7e3c1d0a-1b2c-4d5e-8f90-123456789abc)"
+EXECUTION_ID_FORM = validation.EXECUTION_ID_FORM
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -84,10 +75,6 @@ def chunks(values, size):
     return [values[i : i + size] for i in range(0, len(values), size)] or [[]]
 
 
-def is_terminal(status):
-    return status in TERMINAL_STATUSES
-
-
 def partition_from_arn(arn, default="aws"):
     parts = (arn or "").split(":")
     return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else default
@@ -95,10 +82,6 @@ def partition_from_arn(arn, default="aws"):
 
 def role_arn(account, role_name, partition="aws"):
     return "arn:%s:iam::%s:role/%s" % (partition, account, role_name)
-
-
-def _plural(count, word):
-    return "%d %s%s" % (count, word, "" if count == 1 else "s")
 
 
 class AutomationError(_aws.OrgOpsAWSError):

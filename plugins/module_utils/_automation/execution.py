@@ -13,10 +13,10 @@ import time
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import (
     TOKEN_TAG_PREFIX,
-    _plural,
     is_terminal,
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.request import token_tag_key
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import progress_line  # noqa: F401 pylint: disable=unused-import
 
 
 def fetch_runbook(ssm, name, version=None):
@@ -122,33 +122,6 @@ def summarize_execution(execution):
 # ---------------------------------------------------------------------------------------------------------
 # Progress
 # ---------------------------------------------------------------------------------------------------------
-
-
-def progress_line(counts, noun="instances"):
-    """``{"done": 37, "total": 120, "by_status": {...}}`` -> "37/120 instances done: 30 Success, 5 Failed, 2 TimedOut".
-
-    Statuses still running are appended in parentheses: "(83 InProgress)".
-    """
-    by_status = counts.get("by_status") or {}
-    done_parts = sorted(((n, s) for s, n in by_status.items() if n and is_terminal(s)), key=lambda p: (-p[0], p[1]))
-    running_parts = sorted(
-        ((n, s) for s, n in by_status.items() if n and not is_terminal(s)), key=lambda p: (-p[0], p[1])
-    )
-    done = counts.get("done")
-    if done is None:
-        done = sum(part[0] for part in done_parts)
-    total = counts.get("total")
-    if total is None:
-        total = sum(by_status.values())
-    line = "%d/%d %s done" % (done, total, noun)
-    if done_parts:
-        line += ": " + ", ".join("%d %s" % p for p in done_parts)
-    if running_parts:
-        line += " (" + ", ".join("%d %s" % p for p in running_parts) + ")"
-    unreadable = counts.get("unreadable_locations")
-    if unreadable:
-        line += "; %s unreadable" % _plural(unreadable, "location")
-    return line
 
 
 def count_statuses(statuses):

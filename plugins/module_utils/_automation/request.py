@@ -24,8 +24,6 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.
     DOCUMENT_NAME_RE,
     DOCUMENT_VERSION_FORM,
     DOCUMENT_VERSION_RE,
-    EXECUTION_ID_FORM,
-    EXECUTION_ID_RE,
     MAX_ACCOUNTS_PER_LOCATION,
     MAX_EXCLUDE_ACCOUNTS,
     MAX_PARAMETER_VALUE_LENGTH,
@@ -61,9 +59,7 @@ def check_document(name, version):
 
 
 def check_execution_id(value, field="execution_id"):
-    if not isinstance(value, str) or not EXECUTION_ID_RE.match(value):
-        raise InvalidInput(field, "%r is not %s" % (value, EXECUTION_ID_FORM))
-    return value
+    return validation.execution_id(value, field)
 
 
 def build_targets(targets, field="targets"):

@@ -40,7 +40,7 @@ import os
 import re
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import organization
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import (
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import (
     SUCCESS_STATUSES,
     is_terminal,
 )

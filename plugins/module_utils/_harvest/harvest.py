@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import is_terminal
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import is_terminal
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import (
     PAGE_SIZE,
     HarvestErrorHandler,

@@ -23,7 +23,7 @@ __metaclass__ = type
 import random
 import time
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import (
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import (
     SUCCESS_STATUSES,
     is_terminal,
 )

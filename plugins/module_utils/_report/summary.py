@@ -10,7 +10,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.orgops.ssm_automation.plugins.module_utils.automation import SUCCESS_STATUSES, is_terminal
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import (
+    SUCCESS_STATUSES,
+    is_terminal,
+)
 
 # The harvest's own location statuses, for a targeted location that AWS's answer does not explain, and what each
 # weighs in the verdict (plugins/module_utils/_harvest/expected.py holds the table that assigns them).
