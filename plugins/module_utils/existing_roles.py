@@ -368,8 +368,9 @@ def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes
     ``named_regions`` are the regions the caller named (its own and the StackSets'); another region that answers as
     a region not enabled does (:data:`NOT_ENABLED`) is listed in ``not_enabled_regions``, not warned about.
 
-    Returns ``{"ok", "conflicts" (each with "message" and "fixes"), "skip_stacks", "skip_stack_sets", "message",
-    "warnings", "not_enabled_regions"}``.
+    Returns ``{"ok", "conflicts" (each with "message" and "fixes"), "skip_stacks", "skip_stack_sets",
+    "used_stack_sets" ({our StackSet: the StackSet whose role is used instead}), "message", "warnings",
+    "not_enabled_regions"}``.
     """
     if on_existing not in ON_EXISTING:
         raise validation.InvalidInput(
@@ -399,6 +400,11 @@ def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes
     skip_sets = sorted(
         {c["wanted_by"]["name"] for c in out if c["decision"] == "use" and c["wanted_by"]["kind"] == "stack_set"}
     )
+    # our StackSet -> the StackSet whose instances hold its role instead (the first, when several do)
+    used_stack_sets = {}
+    for c in out:
+        if c["decision"] == "use" and c["wanted_by"]["kind"] == "stack_set" and c["owner"]["kind"] == "stack_set":
+            used_stack_sets.setdefault(c["wanted_by"]["name"], c["owner"]["name"])
     blocking = [c for c in out if c["decision"] == "fail"]
     if blocking:
         message = "%s before any change: %s" % (
@@ -416,6 +422,7 @@ def decide(conflicts, on_existing="fail", variables=None, unreadable=None, notes
         "conflicts": out,
         "skip_stacks": skip_stacks,
         "skip_stack_sets": skip_sets,
+        "used_stack_sets": used_stack_sets,
         "message": message,
         "warnings": warnings,
         "not_enabled_regions": not_enabled,

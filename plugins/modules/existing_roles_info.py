@@ -223,6 +223,13 @@ skip_stack_sets:
   returned: always
   type: list
   elements: str
+used_stack_sets:
+  description: >-
+    With O(on_existing=use), for each StackSet of ours that is not deployed, the StackSet whose instances hold its role
+    instead. The run's preflight must look for the role among that StackSet's instances.
+  returned: always
+  type: dict
+  sample: {"AWS-SystemsManager-AutomationExecutionRole": "my-exec-roles"}
 warnings:
   description: The regions (or calls) that could not be read, and templates that could not be parsed.
   returned: always

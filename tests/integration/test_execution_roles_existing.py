@@ -211,3 +211,21 @@ def test_check_os_check_mode_names_the_roles_of_another_region_and_writes_nothin
     assert "execution_roles_region: eu-west-1" in text
     assert "check_os_deploy_roles: false" in text
     assert "EntityAlreadyExists" in text
+
+
+def test_check_os_uses_another_stack_sets_execution_role_as_it_is_and_runs(sandbox_factory, tmp_path):
+    # the execution role comes from a StackSet of another name, kept as it is: the run's preflight finds the role
+    # among that StackSet's instances, and the run reaches every account
+    org = sandbox_factory(fresh_world(), name="check-os-use")
+    _stack_set(org, tmp_path, "my-exec-roles", ["r-o2pk"], ["ap-northeast-1"], region="eu-west-1")
+    run = run_playbook(
+        REPO / "playbooks" / "check_os.yml",
+        env={**org.env, "ORGOPS_REPORT_DIR": str(tmp_path / "reports")},
+        args=["-i", str(REPO / "inventories" / "sandbox"), "-e", "execution_roles_existing_roles=use"],
+        timeout=900,
+    )
+    assert run.rc == 0, _message(run)[-6000:]
+    assert "Preflight passed" in run.stdout
+    cfn = org.client("cloudformation", region="ap-northeast-1")
+    names = {s["StackSetName"] for s in cfn.list_stack_sets(Status="ACTIVE")["Summaries"]}
+    assert EXEC_ROLE not in names and READER_ROLE in names

@@ -309,6 +309,7 @@ def test_use_leaves_out_what_would_create_the_roles():
     )
     verdict = existing_roles.decide([stack, stack_set], "use", VARS)
     assert verdict["ok"] and verdict["skip_stacks"] == [ADMIN] and verdict["skip_stack_sets"] == [EXEC]
+    assert verdict["used_stack_sets"] == {EXEC: "x"}
     assert [c["decision"] for c in verdict["conflicts"]] == ["use", "use"]
     assert verdict["message"].startswith("used as they are, not deployed: %s (made outside CloudFormation" % ADMIN)
     assert existing_roles.decide([], "fail", VARS)["ok"]
