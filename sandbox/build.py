@@ -121,7 +121,17 @@ def build_world(sb) -> None:
                 )
             )
 
+    # The one-time prerequisite of service-managed StackSets (docs/permissions.md): trusted access for CloudFormation
+    # StackSets, whose service principal is member.org.stacksets.cloudformation.amazonaws.com (AWS Organizations
+    # User Guide, "AWS CloudFormation StackSets and AWS Organizations"). Every sandbox organization has it, as an
+    # organization that ran the seed has.
+    sb.client("organizations", world.management_account_id, "us-east-1").enable_aws_service_access(
+        ServicePrincipal=STACKSETS_PRINCIPAL
+    )
     deploy_automation_roles(sb)
+
+
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 
 
 def _adopt_world_ids(sb, kind: str, moto_id: str | None, world_id: str, **extra) -> None:

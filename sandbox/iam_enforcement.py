@@ -376,3 +376,6 @@ def install(sb) -> None:
 
     sb.after("iam", "CreateRole", role_created)
     sb.after("organizations", "CreateAccount", account_created)
+    from sandbox import iam_simulate
+
+    iam_simulate.install(sb)

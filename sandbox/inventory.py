@@ -2,8 +2,9 @@
 
 An AST scan of every Python file under ``plugins/``:
 
-- the services: string literals given as the first argument of a ``client(...)``-like call (``module.client("ssm")``,
-  ``self._base_client("sts", ...)``, ``factory.client("ssm", region)``) that name a botocore service;
+- the services: the first string literal given to a ``client(...)``-like call (``module.client("ssm")``,
+  ``self._base_client("sts", ...)``, ``factory.client("ssm", region)``, ``_client(module, "iam")``) that names a
+  botocore service;
 - the operations: every operation of those services (botocore's model) whose Python name (``xform_name``) appears
   in the code as a called attribute (``client.describe_stack_set(...)``) or as a string constant (paginators,
   ``paginate(client, "list_roots", ...)``, ``self._call("ssm", "get_automation_execution", ...)``).
@@ -41,9 +42,10 @@ def _scan(path: Path) -> tuple[set[str], dict[str, set[frozenset]], set[str]]:
             for arg in node.args:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     calls.setdefault(arg.value, set()).add(keywords)
-            if name in CLIENT_FACTORIES and node.args:
-                first = node.args[0]
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if name in CLIENT_FACTORIES:
+                # the service is the first string argument: client("ssm"), or after the module: _client(module, "iam")
+                first = next((a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)), None)
+                if first is not None:
                     services.add(first.value)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             strings.add(node.value)

@@ -37,8 +37,21 @@ from sandbox.world import World, WorldError, load_world
 
 log = logging.getLogger("sandbox")
 
-# Actions that do not change state, by prefix (the request log's ``write`` flag is False for them).
-READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Search", "Lookup", "Validate", "Estimate", "Preview")
+# Actions that do not change state, by prefix (the request log's ``write`` flag is False for them). Simulate*: IAM's
+# SimulatePrincipalPolicy/SimulateCustomPolicy only evaluate policies ("The simulation does not perform the API
+# operations", botocore's iam model; access level Read in the Service Authorization Reference).
+READ_PREFIXES = (
+    "Describe",
+    "Get",
+    "List",
+    "BatchGet",
+    "Search",
+    "Lookup",
+    "Validate",
+    "Estimate",
+    "Preview",
+    "Simulate",
+)
 # STS credential actions only hand out credentials; they change nothing in the organization.
 READ_ACTIONS = frozenset(
     {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken", "DecodeAuthorizationMessage"}
@@ -52,7 +65,7 @@ VALIDATION_CODE = {"json": "ValidationException", "query": "ValidationError", "e
 
 def is_write(action: str, method: str = "POST") -> bool:
     """True when ``action`` changes state. Reads: Describe*/Get*/List*/BatchGet*/Search*/Lookup*/Validate*/
-    Estimate*/Preview* and the STS credential actions; REST calls without a known action: non-GET/HEAD methods."""
+    Estimate*/Preview*/Simulate* and the STS credential actions; REST calls without a known action: non-GET/HEAD methods."""
     if not action:
         return method not in ("GET", "HEAD")
     return not (action.startswith(READ_PREFIXES) or action in READ_ACTIONS)

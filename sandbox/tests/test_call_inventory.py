@@ -26,6 +26,7 @@ def test_the_scanner_finds_calls_however_they_are_written(tmp_path):
                 ssm.get_document(Name="x")
                 paginate(module.client("organizations"), "list_roots", "Roots")
                 factory._call("ssm", "describe_automation_executions", Filters=[])
+                _client(module, "iam").get_role(RoleName="r")
                 api._call("list_tags_for_resource", ResourceType="Document", ResourceId="d")
                 ssm.get_paginator("describe_automation_step_executions")
                 ssm.not_an_operation()
@@ -37,6 +38,7 @@ def test_the_scanner_finds_calls_however_they_are_written(tmp_path):
         ("ssm", "GetDocument"),
         ("organizations", "ListRoots"),
         ("ssm", "DescribeAutomationExecutions"),
+        ("iam", "GetRole"),  # the service after the module: _client(module, "iam")
         ("ssm", "DescribeAutomationStepExecutions"),
         ("ssm", "ListTagsForResource"),  # ResourceType= is SSM's member, not Organizations'
     }
