@@ -9,7 +9,8 @@ Every finding is ``{"check", "blocking", "message"}`` (plus details), and each m
 - ``trusted_access``: AWS Organizations trusted access for CloudFormation StackSets (needed by the roles phase's
   service-managed StackSets), read with ``organizations:ListAWSServiceAccessForOrganization``;
 - ``roles``: where the roles are, from the run phase's preflight (``_automation.preflight``, reused as it is): the
-  execution-role StackSet in every region, the management account's role in IAM, and each targeted account;
+  execution-role StackSet in every region, the management account's role in IAM, and each targeted account (a
+  role that the roles phase would create again is its own plan's refusal, ``existing_roles_info``);
 - ``permissions``: the caller's own permissions for every phase that will run, simulated with
   ``iam:SimulatePrincipalPolicy`` against the phase's documented policy (``plugins/module_utils/policies``);
 - ``reader_role``: the results-reader role assumed in each targeted account (``sts:AssumeRole``, no other call);
@@ -443,25 +444,23 @@ def running_automations(ssm):
 
 
 # -- where the roles are ---------------------------------------------------------------------------------------------
-def roles_findings(checked, deploy_roles, roles_region, stack_set_name):
-    """The ``roles`` findings, from the preflight's result ``checked``.
+def roles_findings(checked, deploy_roles):
+    """The ``roles`` findings, from the preflight's result ``checked`` (the execution-role StackSet searched in every
+    region, the management account's role read from IAM).
 
-    Without the roles phase, an account without the execution role stops the run. With it, the roles phase deploys
-    them, unless the execution-role StackSet already lives in another region than the roles phase's
-    (``roles_region``): IAM is global, so a second StackSet's instances would fail with "already exists".
+    Without the roles phase, an account without the execution role stops the run; with it, the roles phase deploys
+    the role, and its own plan (``existing_roles_info``) refuses before any write a role that exists under another
+    owner (a StackSet of another region, a stack of another name, by hand), which check_os lists with these.
     """
     out = []
-    found = checked.get("stack_set_regions") or []
-    if deploy_roles and found and roles_region not in found:
+    found = checked.get("stack_set_regions")
+    if found:
         out.append(
             finding(
                 "roles",
-                True,
-                "roles: the execution-role StackSet %s already exists in %s, and its instances made the roles (IAM is "
-                "global); the roles phase would create another one in %s, whose instances fail with 'already "
-                "exists'. Set execution_roles_region: %s (where it is; execution_roles_regions: the regions its "
-                "instances are in), or check_os_deploy_roles: false to use the roles as they are"
-                % (stack_set_name, ", ".join(found), roles_region, found[0]),
+                False,
+                "roles: the execution-role StackSet has instances from %s" % ", ".join(found),
+                informational=True,
                 stack_set_regions=found,
             )
         )
@@ -472,7 +471,7 @@ def roles_findings(checked, deploy_roles, roles_region, stack_set_name):
                 "roles",
                 False,
                 "roles: the management account's execution role is %s%s"
-                % (role.get("arn"), ", owned by stack %s" % role["stack"] if role.get("stack") else ", made by hand"),
+                % (role.get("arn"), ", owned by stack %s" % role["stack"] if role.get("stack") else ""),
                 informational=True,
             )
         )
@@ -527,12 +526,7 @@ def check(clients, options):
             search_regions=_preflight.search_regions(run_region, locations, partition),
             iam_client=clients["iam"],
         )
-        findings += roles_findings(
-            checked,
-            options["deploy_roles"],
-            options.get("roles_region") or run_region,
-            options.get("execution_role_stack_set") or DEFAULT_EXECUTION_STACK_SET,
-        )
+        findings += roles_findings(checked, options["deploy_roles"])
     accounts = (checked or {}).get("accounts") or []
     members = [a for a in accounts if a != caller["Account"]]
 

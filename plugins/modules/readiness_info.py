@@ -20,7 +20,8 @@ description:
     (C(member.org.stacksets.cloudformation.amazonaws.com) in C(organizations:ListAWSServiceAccessForOrganization)).
   - C(roles) - where the roles are, from the preflight of C(automation_execution) (the execution-role StackSet
     searched in every region, the management account's role read from IAM) - accounts without the execution role,
-    and, with I(deploy_roles), a StackSet that already lives in another region than I(roles_region).
+    blocking unless I(deploy_roles). A role the roles phase would create again (made by a StackSet of another region,
+    a stack of another name, or by hand) is refused by that phase's own plan (C(existing_roles_info)).
   - C(permissions) - the caller's own permissions for each phase of I(policies), simulated with
     C(iam:SimulatePrincipalPolicy) against the phase's documented policy (an assumed-role session is simulated as
     its role, whose path is read with C(iam:GetRole) when allowed). A refused simulation is a finding, not a failure.
@@ -68,16 +69,10 @@ options:
         type: str
   deploy_roles:
     description:
-      - Whether the run deploys the roles (the C(roles) phase). Then trusted access is needed, accounts without the
-        roles are not blocking, and a StackSet in another region than I(roles_region) is.
+      - Whether the run deploys the roles (the C(roles) phase). Then trusted access is needed, and accounts without
+        the roles are not blocking.
     type: bool
     default: false
-  roles_region:
-    description:
-      - The region the roles phase creates its StackSets in (C(execution_roles_region)); empty is the module's
-        region.
-    type: str
-    default: ""
   execution_role_stack_set:
     description: Name of the StackSet that deploys the execution role to member accounts.
     type: str
@@ -215,7 +210,6 @@ def main():
                 },
             },
             "deploy_roles": {"type": "bool", "default": False},
-            "roles_region": {"type": "str", "default": ""},
             "execution_role_stack_set": {"type": "str", "default": "AWS-SystemsManager-AutomationExecutionRole"},
             "management_execution_stack": {
                 "type": "str",

@@ -77,7 +77,7 @@ def test_the_check_fails_and_lists_what_would_stop_the_real_run(first_run):
         r"--check found (\d+) problem\(s\) that would stop the real run \(nothing was written\): (.*)", run.stdout
     )
     assert m, run.stdout[-4000:]
-    assert int(m.group(1)) >= 2
+    assert int(m.group(1)) == 2  # the missing action, and the roles phase's refusal
 
 
 def test_the_missing_action_is_named_with_its_phase(first_run):
@@ -94,12 +94,20 @@ def test_the_missing_action_is_named_with_its_phase(first_run):
 
 
 def test_the_roles_location_is_named(first_run):
+    # the roles phase's own plan (existing_roles_info) refuses before any write; --check keeps its refusal and lists
+    # it at the end with the first-run check's findings
     out = first_run["run"].stdout
+    final = re.search(r"--check found \d+ problem\(s\) that would stop the real run \(nothing was written\): (.*)", out)
+    assert final, out[-4000:]
+    listed = final.group(1)
     assert re.search(
-        rf"roles: the execution-role StackSet AWS-SystemsManager-AutomationExecutionRole already exists in {IRELAND}"
-        r"[^|]*the roles phase would create another one in ap-northeast-1[^|]*execution_roles_region: eu-west-1",
-        out,
-    ), out[-4000:]
+        r"roles phase, [^|]*the IAM role AWS-SystemsManager-AutomationExecutionRole already exists in \d+ member "
+        rf"accounts[^|]*made by the StackSet AWS-SystemsManager-AutomationExecutionRole \(administration region {IRELAND}",
+        listed,
+    ), listed
+    assert f"execution_roles_region: {IRELAND}" in listed
+    # the first-run check shows where the StackSet was found, from the preflight's search of every region
+    assert f"roles: the execution-role StackSet has instances from {IRELAND}" in out
 
 
 def test_nothing_was_written(first_run):

@@ -276,20 +276,21 @@ def test_more_target_locations_than_one_call_takes_is_blocking():
 
 
 # -- where the roles are ---------------------------------------------------------------------------------------------
-def test_a_stack_set_in_another_region_than_the_roles_phases_is_blocking_only_when_the_roles_are_deployed():
-    checked = {"ok": True, "stack_set_regions": ["eu-west-1"], "management_role": None}
-    blocking = readiness.roles_findings(checked, True, "ap-northeast-1", "AWS-SystemsManager-AutomationExecutionRole")
-    assert [f["blocking"] for f in blocking] == [True]
-    assert "already exists in eu-west-1" in blocking[0]["message"]
-    assert "execution_roles_region: eu-west-1" in blocking[0]["message"]
-    assert "check_os_deploy_roles: false" in blocking[0]["message"]
-    assert readiness.roles_findings(checked, False, "ap-northeast-1", "X") == []
-    assert readiness.roles_findings(checked, True, "eu-west-1", "X") == []
+def test_where_the_roles_are_is_shown_and_does_not_block():
+    checked = {
+        "ok": True,
+        "stack_set_regions": ["eu-west-1"],
+        "management_role": {"arn": "arn:aws:iam::%s:role/R" % MGMT, "stack": "seed-exec-role"},
+    }
+    found = readiness.roles_findings(checked, True)
+    assert [f["blocking"] for f in found] == [False, False]
+    assert found[0]["message"] == "roles: the execution-role StackSet has instances from eu-west-1"
+    assert found[1]["message"].endswith("R, owned by stack seed-exec-role")
 
 
 def test_accounts_without_the_role_stop_the_run_unless_the_roles_phase_deploys_them():
     checked = {"ok": False, "message": "accounts without R: 444455556666", "missing_role": [MEMBER]}
-    assert [f["blocking"] for f in readiness.roles_findings(checked, False, "eu-west-1", "X")] == [True]
-    assert [f["blocking"] for f in readiness.roles_findings(checked, True, "eu-west-1", "X")] == [False]
+    assert [f["blocking"] for f in readiness.roles_findings(checked, False)] == [True]
+    assert [f["blocking"] for f in readiness.roles_findings(checked, True)] == [False]
     unknown = dict(checked, unknown_targets=[{"value": "ou-x"}])
-    assert [f["blocking"] for f in readiness.roles_findings(unknown, True, "eu-west-1", "X")] == [True]
+    assert [f["blocking"] for f in readiness.roles_findings(unknown, True)] == [True]
