@@ -81,7 +81,15 @@ class Facts:
                 )
                 for hours in range(-12, 15)
             },
+            # a Japanese Windows' short date and long time at UTC+09:00 (yyyy/MM/dd H:mm:ss), as w32tm prints its
+            # "最終正常同期時刻" (a Japanese Windows Server's w32tm /query /status, tests/unit/.../test_facts.py W32TM_JA)
+            "win_date_ja": _windows_ja_time(self.now + 9 * 3600),
         }
+
+
+def _windows_ja_time(seconds: float) -> str:
+    t = time.gmtime(seconds)
+    return time.strftime("%Y/%m/%d ", t) + "%d:%s" % (t.tm_hour, time.strftime("%M:%S", t))
 
 
 @dataclass
@@ -404,7 +412,7 @@ _W32TM = (
     "ルート遅延: 0.0005203s\r\n"
     "ルート分散: 7.7849103s\r\n"
     "参照 ID: 0xA9FEA97B (ソース IP:  169.254.169.123)\r\n"
-    "最終正常同期時刻: ${date}\r\n"
+    "最終正常同期時刻: ${win_date_ja}\r\n"
     "ソース: 169.254.169.123,0x9\r\n"
     "ポーリング間隔: 10 (1024s)\r\n"
 )

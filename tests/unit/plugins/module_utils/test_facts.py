@@ -1,5 +1,6 @@
 """facts.py: the parsers on real command outputs (each test names its source) and on every sandbox OS profile."""
 
+import re
 import time
 from pathlib import Path
 
@@ -673,7 +674,10 @@ def test_sandbox_windows_profile_prints_the_documented_shape():
     assert _labels(_run(win, "Get-TimeZone")[0]) == _labels(GET_TIMEZONE)
     locale = [line.strip() for line in _run(win, "Get-WinSystemLocale")[0].splitlines() if line.strip()]
     assert [line.split() for line in locale[:2]] == [line.split() for line in GET_WINSYSTEMLOCALE.splitlines()[:2]]
-    assert _labels(_run(win, "w32tm /query /status")[0]) == _labels(W32TM_JA)  # a Japanese Windows Server's labels
+    w32tm = _run(win, "w32tm /query /status")[0]
+    assert _labels(w32tm) == _labels(W32TM_JA)  # a Japanese Windows Server's labels
+    synced = [line.split(": ", 1)[1] for line in (w32tm + W32TM_JA).splitlines() if line.startswith("最終正常同期時刻")]
+    assert all(re.fullmatch(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2}", value.strip()) for value in synced), synced
 
 
 def _yum_output(profile_name):
