@@ -122,8 +122,8 @@ options:
   variables:
     description:
       - The names of the caller's variables, for the messages. The keys are C(region) (the administration region),
-        C(regions) (O(deploy_regions)), C(on_existing), and C(skip) (a setting that deploys no role, such as
-        C(check_os_deploy_roles=false)).
+        C(regions) (O(deploy_regions)), C(search_regions), C(on_existing), and C(skip) (a setting that deploys no
+        role, such as C(check_os_deploy_roles=false)).
     type: dict
     default: {}
 extends_documentation_fragment:
@@ -298,6 +298,12 @@ def main():
     trace.install(module)
     p = module.params
     try:
+        validation.each(
+            p["search_regions"],
+            validation.region,
+            (p["variables"] or {}).get("search_regions") or "search_regions",
+            regions=validation.known_regions(),
+        )
         stacks = _with_roles(p["stacks"], "stacks")
         stack_sets = _with_roles(p["stack_sets"], "stack_sets")
         target_accounts = (

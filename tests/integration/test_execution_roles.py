@@ -163,6 +163,8 @@ BAD_INPUTS = [
         "execution_roles_reader_trusted_principals",
     ),
     ({"execution_roles_call_as": "ROOT"}, "execution_roles_call_as"),
+    ({"execution_roles_existing_roles": "adopt"}, "execution_roles_existing_roles"),
+    ({"execution_roles_search_regions": ["eu-west-1", "tokyo"]}, "execution_roles_search_regions[1]"),
 ]
 
 
