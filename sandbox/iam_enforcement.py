@@ -321,6 +321,24 @@ def requested(service: str, action: str, params: dict, account: str, region: str
     return wanted + extra_checks(service, action, params)
 
 
+def with_role_paths(sb, wanted: list[tuple[str, list[str]]], account: str) -> list[tuple[str, list[str]]]:
+    """An IAM request names a role by ``RoleName`` alone, but AWS authorizes it against the role's ARN, which holds
+    its path (Service Authorization Reference, IAM resource type ``role``:
+    ``arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}``): the ARN of an existing role is its real one."""
+    prefix = f"arn:aws:iam::{account}:role/"
+    out = []
+    for full_action, arns in wanted:
+        fixed = list(arns)
+        if full_action.startswith("iam:"):
+            for i, arn in enumerate(arns):
+                name = arn[len(prefix) :] if arn.startswith(prefix) else ""
+                role = sb.find_role(account, name) if name and "/" not in name else None
+                if role is not None:
+                    fixed[i] = role.arn
+        out.append((full_action, fixed))
+    return out
+
+
 def check(sb, ident, service: str, action: str, params: dict, region: str) -> Decision | None:
     """None when the caller is not judged; else the decision for the request and every extra permission it
     needs (the first denial wins)."""
@@ -337,7 +355,7 @@ def check(sb, ident, service: str, action: str, params: dict, region: str) -> De
         context["aws:principalorgid"] = org_id
     if (service, action) in NO_PERMISSION_NEEDED:
         return Decision(True, "no permission is needed", f"{service}:{action}", ("*",))
-    wanted = requested(service, action, params, ident.account_id, region)
+    wanted = with_role_paths(sb, requested(service, action, params, ident.account_id, region), ident.account_id)
     judged = tuple((a, tuple(arns)) for a, arns in wanted)
     last = None
     for full_action, arns in wanted:

@@ -590,7 +590,9 @@ class SandboxApp:
             from sandbox import iam_enforcement
 
             # the request log's ``resources``: what IAM authorizes the request on, [[action, [arns...]], ...]
-            environ["sandbox.resources"] = iam_enforcement.requested(service, action, params, ident.account_id, region)
+            environ["sandbox.resources"] = iam_enforcement.with_role_paths(
+                sb, iam_enforcement.requested(service, action, params, ident.account_id, region), ident.account_id
+            )
             decision = iam_enforcement.check(sb, ident, service, action, params, region)
             if decision is not None and not decision.allowed:
                 code, status = protocols.ACCESS_DENIED[p3]
