@@ -231,6 +231,9 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
             plan.append(("ansible", "ansible", faults))
         if p.ansible_nodest:
             plan.append(("ansible-nodest", "ansible-nodest", faults))
+        if p.ansible:
+            plan.append(("ours+dest", "ours", faults))
+            plan.append(("ansible-plain", "ansible-plain", faults))
         if p.throttle_rate:
             plan.append(("ours+throttle", "ours", harness.fault_rules(p.latency_ms, p.tps, p.throttle_rate)))
         for n in p.also_concurrency:
@@ -244,6 +247,8 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
             if p.ansible:
                 plan.append((f"ours+role#{i}", "ours", faults))
                 plan.append((f"ansible#{i}", "ansible", faults))
+                plan.append((f"ours+dest#{i}", "ours", faults))
+                plan.append((f"ansible-plain#{i}", "ansible-plain", faults))
         for name, kind, rules in plan:
             say(f"{name}: running (faults {rules})")
             variant = p
@@ -267,6 +272,8 @@ def run(p: Params, workdir: Path, results_dir: Path) -> dict:
                 if name == "ours+details"
                 else {"details": True, "targets_file": p.targets_file, "stream": True}
                 if name.startswith("ours+role")
+                else {"stream": True}
+                if name.startswith("ours+dest")
                 else None,
             )
             result.detail["loadavg_after"] = harness.loadavg()
@@ -386,6 +393,12 @@ def passes(runs: dict) -> list[dict]:
             entry["ansible_s"] = ansible.wall_s
             entry["ours_s"] = direct.wall_s
             entry["ansible_over_ours"] = ansible.wall_s / direct.wall_s
+        plain, plain_direct = runs.get("ansible-plain" + suffix), runs.get("ours+dest" + suffix)
+        if plain is not None and plain.rc == 0 and plain_direct is not None and plain_direct.wall_s:
+            # informational: the plain harvest with dest (no details) as a task, against the same work direct
+            entry["plain_s"] = plain.wall_s
+            entry["plain_direct_s"] = plain_direct.wall_s
+            entry["plain_over_direct"] = plain.wall_s / plain_direct.wall_s
         out.append(entry)
         i += 1
     return out
@@ -588,19 +601,18 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
             f"Python on one core at a time (GIL); the sandbox used {ours.sandbox_cpu_s:.1f} s "
             f"({1000 * ours.sandbox_cpu_s / ours.calls:.2f} ms/call) on the same {m['nproc']} CPUs"
         )
-    for label in ("ansible", "ansible-nodest"):
+    for label in ("ansible", "ansible-plain", "ansible-nodest"):
         ansible = runs.get(label)
-        direct_name = "ours+role" if label == "ansible" else "ours"
+        direct_name = {"ansible": "ours+role", "ansible-plain": "ours+dest"}.get(label, "ours")
         if ansible and direct_name in runs and runs[direct_name].wall_s:
             tasks = ansible.detail.get("tasks") or {}
             direct = runs[direct_name]
             lines.append(
                 f"{label}: Harvest task {ansible.wall_s:.2f} s "
-                + (
-                    "(the role's path: details, dest, kept targets.json) "
-                    if label == "ansible"
-                    else "(no dest: the records as the module result) "
-                )
+                + {
+                    "ansible": "(the role's path: details, dest, kept targets.json) ",
+                    "ansible-plain": "(the plain harvest with dest: no details, no targets file) ",
+                }.get(label, "(no dest: the records as the module result) ")
                 + f"({direct_name} direct {direct.wall_s:.2f} s, {ansible.wall_s / direct.wall_s:.2f}x, module "
                 f"overhead {ansible.wall_s - direct.wall_s:+.2f} s); ansible-playbook process "
                 f"{ansible.process_wall_s:.2f} s"
@@ -621,6 +633,11 @@ def table(p: Params, runs: dict, bound: dict, data: dict) -> str:
         if entry.get("ansible_over_ours") is not None:
             bits.append(
                 f"ansible {entry['ansible_s']:.2f} s / ours+role {entry['ours_s']:.2f} s = {entry['ansible_over_ours']:.2f}x"
+            )
+        if entry.get("plain_over_direct") is not None:
+            bits.append(
+                f"ansible-plain {entry['plain_s']:.2f} s / ours+dest {entry['plain_direct_s']:.2f} s = "
+                f"{entry['plain_over_direct']:.2f}x (+{entry['plain_s'] - entry['plain_direct_s']:.2f} s)"
             )
         if bits:
             lines.append(f"pass {entry['pass']}: " + "; ".join(bits))

@@ -441,7 +441,14 @@ def contender_env(handle, extra: dict | None = None) -> dict:
 
 
 def ansible_playbook(
-    workdir: Path, parent_id: str, region: str, p: Params, records: Path, dest: bool = True, name: str = "ansible"
+    workdir: Path,
+    parent_id: str,
+    region: str,
+    p: Params,
+    records: Path,
+    dest: bool = True,
+    name: str = "ansible",
+    role_args: bool = True,
 ) -> tuple[list, dict]:
     """The command and extra env running automation_execution_info as one Ansible task, as users run it.
 
@@ -453,7 +460,10 @@ def ansible_playbook(
     ``dest=False`` (the ``ansible-nodest`` row): the records come back as the module result, registered, and a
     separate ``Dump`` task writes them for the identity check (timed separately)."""
     task: dict = {"automation_execution_id": parent_id, "region": region}
-    if dest:
+    if dest and not role_args:
+        # The ``ansible-plain`` row: dest, without the role's details and targets file (the plain harvest, as ours).
+        task.update({"reader_role_name": READER_ROLE, "full_output": False, "concurrency": p.concurrency})
+    elif dest:
         # The role's arguments, with its defaults (roles/run_automation/tasks/report.yml, defaults/main.yml): details
         # on, and the run's targets.json, which the role's start wrote (roles/run_automation/tasks/start.yml).
         task.update(
@@ -580,8 +590,17 @@ def run_contender(
     }
     spec.update(spec_extra or {})
     extra_env = {}
-    if kind in ("ansible", "ansible-nodest"):
-        cmd, extra_env = ansible_playbook(workdir, parent_id, region, p, records, dest=kind == "ansible", name=name)
+    if kind in ("ansible", "ansible-nodest", "ansible-plain"):
+        cmd, extra_env = ansible_playbook(
+            workdir,
+            parent_id,
+            region,
+            p,
+            records,
+            dest=kind != "ansible-nodest",
+            name=name,
+            role_args=kind == "ansible",
+        )
     else:
         spec_path = workdir / f"{name}.spec.json"
         spec_path.write_text(json.dumps(spec))
@@ -613,7 +632,7 @@ def run_contender(
     run.sandbox_cpu_s = cpu1 - cpu0
     if proc.returncode != 0:
         run.error = (Path(err).read_text()[-3000:] + Path(out).read_text()[-3000:]).strip()
-    if kind in ("ansible", "ansible-nodest"):
+    if kind in ("ansible", "ansible-nodest", "ansible-plain"):
         timing_file = workdir / f"{name}-timing.json"
         timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
         harvest = timing.get("Harvest") or {}
