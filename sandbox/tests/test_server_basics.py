@@ -211,3 +211,41 @@ def test_org_tree_via_the_aws_cli(sandbox):
         "OrganizationalUnits"
     ]
     assert [o["Name"] for o in ous] == ["Payments"]
+
+
+def _post(conn, body=b'{"Name": "x"}', headers=None):
+    conn.request(
+        "POST",
+        "/",
+        body=body,
+        headers={"X-Amz-Target": "AmazonSSM.DescribeDocument", "Content-Type": "application/x-amz-json-1.1"}
+        | (headers or {}),
+    )
+    response = conn.getresponse()
+    return response, response.read()
+
+
+def test_connections_are_kept_alive_as_aws_endpoints_keep_them(sandbox):
+    """HTTP/1.1 persistent connections (RFC 9112 section 9.3): several requests on one connection, each answered whole
+    and none with ``Connection: close``, the body of each request read without eating the next; a client that asks
+    for ``Connection: close`` gets it."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(sandbox.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        answers = [_post(conn) for _ in range(3)]
+        sock = conn.sock
+        assert sock is not None  # http.client closes its socket when the server closes the connection
+        answers.append(_post(conn, body=b'{"Name": "y", "padding": "' + b"z" * 5000 + b'"}'))
+        assert conn.sock is sock  # the same connection served every request
+        for response, payload in answers:
+            assert response.status == 403  # unsigned: refused as AWS refuses it, a whole JSON error each time
+            assert json.loads(payload)["__type"]
+            assert response.getheader("Connection") != "close"
+        response, _payload = _post(conn, headers={"Connection": "close"})
+        assert response.getheader("Connection") == "close"
+        assert conn.sock is None
+    finally:
+        conn.close()
