@@ -108,6 +108,10 @@ def _as_list(value):
 # IAM reads that name no resource type in the Service Authorization Reference (Actions defined by AWS Identity and
 # Access Management: ListAccountAliases has no resource type), so "*" is the only Resource they can have.
 IAM_READS_WITHOUT_RESOURCE_TYPE = frozenset(["iam:ListAccountAliases"])
+# --check simulates the caller's own permissions (iam:SimulatePrincipalPolicy, a read): the caller's user or role name
+# is not known when the policy is written, so it is granted on the management account's users and roles, never on
+# another account's (the Service Authorization Reference: its resource types are user and role).
+SIMULATE_OWN_ACCOUNT_RE = re.compile(r"^arn:aws:iam::MANAGEMENT_ACCOUNT_ID:(user|role)/\*$")
 
 
 def test_operator_policy_in_the_docs_is_least_privilege():
@@ -129,7 +133,12 @@ def test_operator_policy_in_the_docs_is_least_privilege():
                 writes = [a for a in actions if not re.match(r"^[a-z0-9-]+:(Describe|List|Get)", a)]
                 assert not writes, f"{sid}: write actions on Resource '*': {writes}"
             for action in actions:
-                if action.startswith("iam:") and action not in IAM_READS_WITHOUT_RESOURCE_TYPE:
+                if action == "iam:SimulatePrincipalPolicy":
+                    assert actions == [action] and all(SIMULATE_OWN_ACCOUNT_RE.match(r) for r in resources), (
+                        sid,
+                        resources,
+                    )
+                elif action.startswith("iam:") and action not in IAM_READS_WITHOUT_RESOURCE_TYPE:
                     assert all(":role/AWS-SystemsManager-Automation" in r for r in resources), (sid, resources)
 
 
