@@ -47,15 +47,12 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.
     MAX_TARGETS,
     PARAMETER_NAME_RE,
     ROLE_ARN_RE,
-    SUCCESS_STATUSES,
     TAG_KEY_RE,
-    TERMINAL_STATUSES,
     TOKEN_NAMESPACE,
     TOKEN_TAG_PREFIX,
     AutomationError,
     AutomationErrorHandler,
     chunks,
-    is_terminal,
     partition_from_arn,
     role_arn,
 )
@@ -64,7 +61,6 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.
     fetch_runbook,
     find_by_token,
     get_execution,
-    progress_line,
     start,
     stop,
     summarize_execution,
@@ -94,4 +90,10 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.
     normalize_parameters,
     split_locations,
     token_tag_key,
+)
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import (  # noqa: F401
+    SUCCESS_STATUSES,
+    TERMINAL_STATUSES,
+    is_terminal,
+    progress_line,
 )

@@ -43,13 +43,13 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.file
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.html_report import render_html
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.json_report import render_json
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.jsonl import JsonLinesWriter
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.junit_report import render_junit, xml_text
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.markdown_report import render_markdown
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
     FAILED_STATUSES,
     STATUS_COLOURS,
     XML_INVALID_RE,
-    JsonLinesWriter,
     Source,
     outputs_text,
     rows,

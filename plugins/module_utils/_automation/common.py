@@ -10,12 +10,6 @@ __metaclass__ = type
 import uuid
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws, validation
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import (  # noqa: F401 pylint: disable=unused-import
-    SUCCESS_STATUSES,
-    TERMINAL_STATUSES,
-    _plural,
-    is_terminal,
-)
 
 DEFAULT_EXECUTION_ROLE = "AWS-SystemsManager-AutomationExecutionRole"
 DEFAULT_ADMIN_ROLE = "AWS-SystemsManager-AutomationAdministrationRole"

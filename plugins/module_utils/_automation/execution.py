@@ -11,12 +11,9 @@ import copy
 import time
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import _aws
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import (
-    TOKEN_TAG_PREFIX,
-    is_terminal,
-)
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.common import TOKEN_TAG_PREFIX
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.request import token_tag_key
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import progress_line  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import is_terminal
 
 
 def fetch_runbook(ssm, name, version=None):

@@ -21,8 +21,8 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.
     DEFAULT_EXECUTION_ROLE,
     DEFAULT_EXECUTION_STACK_SET,
     DEFAULT_MANAGEMENT_STACK,
-    _plural,
 )
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._automation.status import _plural
 
 
 def stack_exists(cfn, name):

@@ -12,7 +12,6 @@ import os
 import re
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import Fleet, annotate
-from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.jsonl import JsonLinesWriter  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
 from ansible_collections.orgops.ssm_automation.plugins.module_utils.validation import InvalidInput
 

@@ -5,7 +5,7 @@ import copy
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
+from support.stack_sets import (
     EXEC_TEMPLATE,
     INSTANCES,
     NAME,
@@ -13,9 +13,7 @@ from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
     OU_B,
     OU_C,
     PARAMS,
-    REGIONS,
     current,
-    instance,
     spec,
 )
 

@@ -3,15 +3,13 @@
 import json
 
 import pytest
-from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
+from support.stack_sets import (
     EXEC_TEMPLATE,
     INSTANCES,
-    NAME,
     OU_A,
     OU_B,
     OU_C,
     PARAMS,
-    REGIONS,
     current,
     instance,
     spec,

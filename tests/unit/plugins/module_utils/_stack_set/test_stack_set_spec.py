@@ -1,17 +1,8 @@
 """_stack_set/spec.py: every bad option fails before any AWS call, naming the field."""
 
 import pytest
-from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
-    EXEC_TEMPLATE,
-    INSTANCES,
-    NAME,
+from support.stack_sets import (
     OU_A,
-    OU_B,
-    OU_C,
-    PARAMS,
-    REGIONS,
-    current,
-    instance,
     spec,
 )
 

@@ -4,18 +4,8 @@ import json
 
 import pytest
 import yaml
-from support.stack_sets import (  # pylint: disable=unused-import  # noqa: F401
+from support.stack_sets import (
     EXEC_TEMPLATE,
-    INSTANCES,
-    NAME,
-    OU_A,
-    OU_B,
-    OU_C,
-    PARAMS,
-    REGIONS,
-    current,
-    instance,
-    spec,
 )
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils import stack_set
