@@ -19,6 +19,18 @@ effect it names:
   retry with the first call's execution id (the usual AWS idempotency contract); botocore's model of
   StartAutomationExecution says of ClientToken that it "can't be reused", so this is the other reading of AWS's
   behaviour (docs/aws-differences.md), under which the collection must be correct too.
+- ``barrier: N`` (+ ``barrier_timeout_seconds``, default 60): each matching request is held until N matching
+  requests are held together, then all N go on at once and the next N form a new round. It makes a race happen
+  without sleeping: with ``service: ssm, action: StartAutomationExecution, barrier: 2``, two jobs' starts are both
+  in flight before either is served, so both jobs' earlier look-ups found nothing. Once released, the N requests are
+  served concurrently and in no set order (the engine serves one StartAutomationExecution at a time, under its lock,
+  so one of them is first, as one of two simultaneous calls is on AWS); which one is first is not chosen by arrival.
+  It combines with ``client_token_reuse_refused`` (the first served start succeeds, the other is refused) and with
+  the default reading (both get the first served start's id). A request still held after
+  ``barrier_timeout_seconds`` leaves the round and is answered ``SandboxBarrierTimeout`` (HTTP 400, which SDKs do
+  not retry) naming how many of the N arrived, so a test whose other request never comes fails instead of hanging.
+  A request refused by another effect (throttled, denied, 5xx) never reaches the service and is not held. The rule
+  must name its ``action`` (a barrier on every call would hold the look-ups that precede the calls it is for).
 
 Randomness is seeded (world ``seed`` + rule index), so the same request sequence gets the same faults.
 """
@@ -40,7 +52,11 @@ EFFECTS = (
     "credential_expiry_seconds",
     "stackset_operation_seconds",
     "client_token_reuse_refused",
+    "barrier",
 )
+DEFAULT_BARRIER_TIMEOUT = 60.0
+# the ``stats`` counter of each kind of error a rule answers with
+ERROR_STATS = {"throttle": "throttled", "5xx": "errors_5xx", "denied": "denied", "barrier": "barrier_timeouts"}
 MATCH_KEYS = ("service", "action", "account", "region")
 
 
@@ -67,6 +83,10 @@ class Rule:
     rng: random.Random
     buckets: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # barrier: requests held in the current round, and the number of rounds released so far
+    held: int = 0
+    rounds: int = 0
+    released: threading.Condition = field(default_factory=threading.Condition)
 
     def matches(self, service: str, action: str, account: str, region: str) -> bool:
         return (
@@ -92,6 +112,43 @@ class Rule:
         with self.lock:
             return self.rng.random() < rate
 
+    def hold(self) -> str | None:
+        """Wait at the rule's barrier: None when ``barrier`` requests were held together (the last one to arrive
+        releases the round), else, after ``barrier_timeout_seconds``, the message of the error to answer."""
+        n = int(self.spec["barrier"])
+        timeout = float(self.spec.get("barrier_timeout_seconds", DEFAULT_BARRIER_TIMEOUT))
+        with self.released:
+            round_ = self.rounds
+            self.held += 1
+            if self.held >= n:
+                self.held = 0
+                self.rounds += 1
+                self.released.notify_all()
+                return None
+            if self.released.wait_for(lambda: self.rounds != round_, timeout):
+                return None
+            arrived = self.held
+            self.held -= 1
+        return (
+            f"sandbox fault barrier: {arrived} of the {n} requests it waits for arrived within {timeout:g} s "
+            f"(rule {self.spec.get('name', self.index)}); this request was not served"
+        )
+
+
+def _check_barrier(i: int, spec: dict) -> None:
+    if "barrier_timeout_seconds" in spec and "barrier" not in spec:
+        raise FaultSpecError(f"faults[{i}].barrier_timeout_seconds: only with barrier")
+    if "barrier" not in spec:
+        return
+    n = spec["barrier"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise FaultSpecError(f"faults[{i}].barrier: must be a whole number of requests, 2 or more (got {n!r})")
+    if _globs(spec.get("action")) == ("*",):
+        raise FaultSpecError(f"faults[{i}].barrier: the rule must name the action whose requests it holds")
+    timeout = spec.get("barrier_timeout_seconds", DEFAULT_BARRIER_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise FaultSpecError(f"faults[{i}].barrier_timeout_seconds: must be a number of seconds greater than 0")
+
 
 def _any(globs: tuple[str, ...], value: str) -> bool:
     return any(g in ("*", value) or fnmatch.fnmatchcase(value, g) for g in globs)
@@ -100,7 +157,7 @@ def _any(globs: tuple[str, ...], value: str) -> bool:
 @dataclass
 class Decision:
     latency_ms: float = 0.0
-    error: tuple[str, str, int] | None = None  # (kind, message, status) kind in throttle|5xx|denied
+    error: tuple[str, str, int] | None = None  # (kind, message, status) kind in throttle|5xx|denied|barrier
 
 
 class Faults:
@@ -110,7 +167,7 @@ class Faults:
         self.seed = seed
         self.rules: list[Rule] = []
         self.specs: list[dict] = []
-        self.stats = {"throttled": 0, "errors_5xx": 0, "denied": 0, "delayed": 0}
+        self.stats = {"throttled": 0, "errors_5xx": 0, "denied": 0, "delayed": 0, "held": 0, "barrier_timeouts": 0}
         self._lock = threading.Lock()
 
     def set(self, specs: list[dict]) -> None:
@@ -118,7 +175,7 @@ class Faults:
         for i, spec in enumerate(specs):
             if not isinstance(spec, dict):
                 raise FaultSpecError(f"faults[{i}]: must be a mapping")
-            unknown = set(spec) - set(EFFECTS) - set(MATCH_KEYS) - {"name", "burst"}
+            unknown = set(spec) - set(EFFECTS) - set(MATCH_KEYS) - {"name", "burst", "barrier_timeout_seconds"}
             if unknown:
                 raise FaultSpecError(
                     f"faults[{i}]: unknown keys {sorted(unknown)}; known: {sorted(EFFECTS + MATCH_KEYS)}"
@@ -128,6 +185,7 @@ class Faults:
                     raise FaultSpecError(f"faults[{i}].{key}: must be between 0 and 1")
             if "tps" in spec and float(spec["tps"]) <= 0:
                 raise FaultSpecError(f"faults[{i}].tps: must be greater than 0")
+            _check_barrier(i, spec)
             rules.append(
                 Rule(
                     index=i,
@@ -173,13 +231,23 @@ class Faults:
             elif spec.get("error_5xx_rate") and rule.roll(float(spec["error_5xx_rate"])):
                 status = 500 if rule.roll(0.5) else 503
                 decision.error = ("5xx", "We encountered an internal error. Please try again.", status)
+        held = 0
+        if decision is not None and not decision.error:
+            # Only requests that reach the service wait at a barrier, after every other effect was decided.
+            for rule in rules:
+                if "barrier" in rule.spec and rule.matches(service, action, account, region):
+                    timed_out = rule.hold()
+                    if timed_out:
+                        decision.error = ("barrier", timed_out, 400)
+                        break
+                    held = 1
         if decision is not None:
             with self._lock:
+                self.stats["held"] += held
                 if decision.latency_ms:
                     self.stats["delayed"] += 1
                 if decision.error:
-                    key = {"throttle": "throttled", "5xx": "errors_5xx", "denied": "denied"}[decision.error[0]]
-                    self.stats[key] += 1
+                    self.stats[ERROR_STATS[decision.error[0]]] += 1
         return decision
 
     def value(self, effect: str, service: str, action: str, account: str, region: str):

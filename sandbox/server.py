@@ -574,6 +574,8 @@ class SandboxApp:
                     kind, message, status = decision.error
                     if kind == "throttle":
                         code, status = protocols.THROTTLE[p3]
+                    elif kind == "barrier":  # a test's fault, not an AWS answer: a code no SDK retries
+                        code = "SandboxBarrierTimeout"
                     elif kind == "denied":
                         code, status = protocols.ACCESS_DENIED[p3]
                         message = (

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import botocore.exceptions
@@ -196,3 +199,94 @@ def test_faults_from_the_world_file(sandbox_factory):
     assert raw_client(sb, "ec2", creds=sb.credentials(PAYMENTS)).describe_instances()
     sb.reset()
     assert sb.faults()["faults"][0]["name"] == "deny-payments"
+
+
+# -- barrier -------------------------------------------------------------------------------------------------------
+SLEEP_RUNBOOK = json.dumps(
+    {
+        "schemaVersion": "0.3",
+        "mainSteps": [{"name": "nap", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "isEnd": True}],
+    }
+)
+
+
+def concurrently(*calls):
+    """Run each call on its own thread; each result is its return value or the ClientError it raised."""
+
+    def attempt(call):
+        try:
+            return call()
+        except botocore.exceptions.ClientError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [f.result() for f in [pool.submit(attempt, c) for c in calls]]
+
+
+def test_barrier_holds_a_request_until_its_partner_arrives_and_times_out_alone(faulty):
+    """A lone request is held and, at the timeout, answered with an error that says how many arrived; two requests
+    together are released together (the first one ends only after the second one began); a request that timed out
+    left its round, so the next pair is not released early by it."""
+    faulty.set_faults(
+        {"service": "ssm", "action": "DescribeInstanceInformation", "barrier": 2, "barrier_timeout_seconds": 3}
+    )
+    ssm = raw_client(faulty, "ssm")
+    seq, before = faulty.last_seq(), faulty.faults()["stats"]
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ssm.describe_instance_information()
+    assert err.value.response["Error"]["Code"] == "SandboxBarrierTimeout"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "1 of the 2 requests it waits for arrived within 3 s" in err.value.response["Error"]["Message"]
+    assert raw_client(faulty, "ssm").list_documents()["DocumentIdentifiers"]  # another action is not held
+
+    pair = concurrently(
+        raw_client(faulty, "ssm").describe_instance_information, raw_client(faulty, "ssm").describe_instance_information
+    )
+    assert [type(r) for r in pair] == [dict, dict], pair
+    first, second = [r for r in faulty.requests(seq) if r["action"] == "DescribeInstanceInformation"][1:]
+    assert (first["status"], second["status"]) == (200, 200)
+    # The request log's ts is when a call ended: the first to arrive ended only after the second one arrived.
+    assert first["ts"] >= second["ts"] - second["duration_ms"] / 1000
+    stats = faulty.faults()["stats"]
+    assert (stats["held"] - before["held"], stats["barrier_timeouts"] - before["barrier_timeouts"]) == (2, 1)
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["aws-replays-the-first-id", "aws-refuses-the-reused-token"])
+def test_barrier_releases_two_starts_with_one_token_onto_one_execution(faulty, refused):
+    """Two StartAutomationExecution calls with the same ClientToken, held until both are in flight: the engine serves
+    one first; the other gets its id (the default) or IdempotentParameterMismatch (client_token_reuse_refused)."""
+    ssm = raw_client(faulty, "ssm", "ap-northeast-1")
+    name = f"barrier-nap-{uuid.uuid4().hex[:8]}"
+    ssm.create_document(Content=SLEEP_RUNBOOK, Name=name, DocumentType="Automation", DocumentFormat="JSON")
+    barrier = {"service": "ssm", "action": "StartAutomationExecution", "barrier": 2}
+    faulty.set_faults({**barrier, "client_token_reuse_refused": 1} if refused else barrier)
+    token = str(uuid.uuid4())
+    seq, held = faulty.last_seq(), faulty.faults()["stats"]["held"]
+
+    def start():
+        client = raw_client(faulty, "ssm", "ap-northeast-1")
+        return client.start_automation_execution(DocumentName=name, ClientToken=token)["AutomationExecutionId"]
+
+    outcome = concurrently(start, start)
+    ids = [r for r in outcome if isinstance(r, str)]
+    listed = ssm.describe_automation_executions(Filters=[{"Key": "DocumentNamePrefix", "Values": [name]}])
+    assert [m["AutomationExecutionId"] for m in listed["AutomationExecutionMetadataList"]] == ids[:1]
+    if refused:
+        assert len(ids) == 1
+        (refusal,) = [r for r in outcome if not isinstance(r, str)]
+        assert refusal.response["Error"]["Code"] == "IdempotentParameterMismatch"
+    else:
+        assert len(ids) == 2
+        assert ids[0] == ids[1]
+    starts = [r for r in faulty.requests(seq) if r["action"] == "StartAutomationExecution"]
+    assert sorted(r["status"] for r in starts) == ([200, 400] if refused else [200, 200])
+    assert faulty.faults()["stats"]["held"] - held == 2
+
+
+def test_bad_barrier_spec_is_refused(faulty):
+    with pytest.raises(SandboxError, match="barrier: must be a whole number of requests, 2 or more"):
+        faulty.set_faults({"service": "ssm", "action": "StartAutomationExecution", "barrier": 1})
+    with pytest.raises(SandboxError, match="the rule must name the action"):
+        faulty.set_faults({"service": "ssm", "barrier": 2})
+    with pytest.raises(SandboxError, match="barrier_timeout_seconds: only with barrier"):
+        faulty.set_faults({"service": "ssm", "action": "StartAutomationExecution", "barrier_timeout_seconds": 1})

@@ -96,6 +96,21 @@ def test_structural_errors():
     assert errs == ["faults[0].throttle_rate: 3 is greater than the maximum of 1"]
     errs = errors_of(lambda d: d.__setitem__("faults", [{"service": [], "tps": 5}]))
     assert errs[0].startswith("faults[0].service:")
+    errs = errors_of(lambda d: d.__setitem__("faults", [{"action": "StartAutomationExecution", "barrier": 1}]))
+    assert errs == ["faults[0].barrier: 1 is less than the minimum of 2"]
+
+
+def test_a_world_file_can_hold_starts_at_a_barrier_and_refuse_reused_tokens():
+    doc = copy.deepcopy(DEMO)
+    rule = {
+        "service": "ssm",
+        "action": "StartAutomationExecution",
+        "barrier": 2,
+        "barrier_timeout_seconds": 30,
+        "client_token_reuse_refused": 1,
+    }
+    doc["faults"] = [rule]
+    assert load_world(doc).faults == [rule]
 
 
 def test_several_errors_are_all_reported():
