@@ -277,22 +277,42 @@ def test_a_job_cancelled_while_it_waits_is_relaunched_onto_the_same_execution(jo
     assert len(starts(sandbox, since)) == 1, "the relaunch started a second execution"
 
 
-def test_two_jobs_launched_at_once_share_one_execution_and_whole_reports(job, tmp_path):
-    """Two launches of the same job with the same idempotency key, at the same time, into the same report directory:
-    one execution between them, and every report file whole at the end (each writer writes a temporary file and
+# Holds each job's StartAutomationExecution until both are in flight (sandbox/faults.py), so both jobs' look-ups by the
+# idempotency tag found nothing: the race on every run, without sleeping. Bounded, so a job that never gets to its
+# start makes the other fail with SandboxBarrierTimeout instead of hanging.
+BOTH_STARTS_IN_FLIGHT = {
+    "name": "both-starts-in-flight",
+    "service": "ssm",
+    "action": "StartAutomationExecution",
+    "barrier": 2,
+    "barrier_timeout_seconds": 600,
+}
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["aws-replays-the-first-id", "aws-refuses-the-reused-token"])
+def test_two_jobs_launched_at_once_share_one_execution_and_whole_reports(job, tmp_path, refused):
+    """Two launches of the same job with the same idempotency key, at the same time, into the same report directory,
+    both starts in flight together: one execution between them, under both readings of AWS's ClientToken reuse
+    (docs/aws-differences.md), and every report file whole at the end (each writer writes a temporary file and
     renames it)."""
     sandbox = job["sandbox"]
     answers = survey_answers(check_os_idempotency_key=f"twice-{tmp_path.name}", check_os_deploy_roles=False)
-    since = sandbox.last_seq()
-    workdir = tmp_path / "shared"
-    threads = [run_job(sandbox, workdir, answers, ident=name, run_async=True) for name in ("one", "two")]
-    for thread, _ in threads:
-        thread.join(timeout=900)
+    sandbox.set_faults({**BOTH_STARTS_IN_FLIGHT, "client_token_reuse_refused": 1} if refused else BOTH_STARTS_IN_FLIGHT)
+    try:
+        since = sandbox.last_seq()
+        workdir = tmp_path / "shared"
+        threads = [run_job(sandbox, workdir, answers, ident=name, run_async=True) for name in ("one", "two")]
+        for thread, _ in threads:
+            thread.join(timeout=900)
+    finally:
+        sandbox.clear_faults()
     runners = [runner for _, runner in threads]
     ids = {started_id(r) for r in runners}
     assert len(ids) == 1 and None not in ids, ids
     execution_id = ids.pop()
-    # each job called StartAutomationExecution at most once, with the same ClientToken: the same execution came back
-    assert 1 <= len(starts(sandbox, since)) <= 2
+    # both jobs called StartAutomationExecution with the same ClientToken; the second one served got the first one's
+    # id back, or was refused and attached to the execution tagged with the token
+    statuses = sorted((r["status"], r["error_code"]) for r in starts(sandbox, since))
+    assert statuses == ([(200, None), (400, "IdempotentParameterMismatch")] if refused else [(200, None)] * 2)
     for runner in runners:
         assert_complete_report(runner, execution_id)
