@@ -14,6 +14,7 @@ import time
 import boto3
 import botocore.awsrequest
 import botocore.exceptions
+import botocore.loaders
 import botocore.utils
 import pytest
 from moto import mock_aws
@@ -160,3 +161,26 @@ def test_member_session_and_its_models_survive_a_fork():
     factory.thread_credentials.use(None)
     with pytest.raises(botocore.exceptions.NoCredentialsError):
         child_client._client.get_caller_identity()
+
+
+@mock_aws
+def test_the_caller_and_the_member_clients_read_a_service_model_once(monkeypatch):
+    """The member session serves its clients from the caller session's loaded models: SSM's model file (about 50 ms
+    of CPU to read and parse) is read once per process, not once for the caller's client and again for the members'."""
+    reads = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counting(self, file_path, *args, **kwargs):
+        reads.append(str(file_path))
+        return load_file(self, file_path, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counting)  # every loader's file reads
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    factory = clients.ClientFactory(session=session, role_name="Reader")
+    factory.client("ssm", "eu-west-1")  # the caller's own client (the parent execution's reads)
+    member = factory.client("ssm", "eu-west-1", "222222222222")
+    assert member.meta.service_model.service_name == "ssm"
+    ssm_models = [path for path in reads if "/ssm/" in path and path.endswith("/service-2")]
+    assert len(ssm_models) == 1, ssm_models
