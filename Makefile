@@ -24,13 +24,14 @@ export ANSIBLE_HOME := $(BUILD)/ansible-home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv collections demo test lint ruff yamllint cfn-lint pytest unit integration sanity \
-        ansible-lint molecule builder galaxy-build bench bench-lint browser clean
+        ansible-lint molecule builder galaxy-build bench bench-lint bench-per-call browser clean
 
 help:
 	@echo "make demo   run the check_os playbook against the local sandbox and show the report"
 	@echo "make test   run every check (lint, unit, integration, sanity, ansible-lint, molecule, build)"
 	@echo "make bench  run the gather benchmark"
 	@echo "make bench-lint  time runbook_lint paths on 500 AWS-owned runbooks (ARGS=--files N)"
+	@echo "make bench-per-call  where one call's client CPU goes: a bare botocore call taken apart, the harvest by concurrency"
 	@echo "make browser  install headless Chromium (apt-get) for the HTML report tests; opt-in, make test never installs it"
 
 # Two layers: what the demo needs (requirements-demo.txt), then the test and development tools on top.
@@ -111,6 +112,9 @@ bench: $(STAMP_VENV) collections
 
 bench-lint: $(STAMP_VENV) collections
 	$(BIN)/python benchmarks/lint_corpus.py $(ARGS)
+
+bench-per-call: $(STAMP_VENV) collections
+	$(BIN)/python benchmarks/per_call.py $(ARGS)
 
 clean:
 	rm -rf $(BUILD) reports

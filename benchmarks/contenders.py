@@ -354,13 +354,20 @@ def _cpu_of(pid: int) -> float:
 
 
 def probe(spec: dict) -> dict:
-    """GetAutomationExecution on instance executions, from 1, 8 and 32 threads (one client each), for a fixed
-    number of calls per level, no faults. Reports requests per second, and the sandbox's and this client's CPU
-    milliseconds per request (the sandbox is one Python process: its requests share one GIL)."""
+    """GetAutomationExecution on instance executions, from 1, 8 and 32 threads, for a fixed number of calls per
+    level, no faults. Reports requests per second, and the sandbox's and this client's CPU milliseconds per request
+    (the sandbox is one Python process: its requests share one GIL).
+
+    Two clients per level: ``levels``, one plain boto3 client per thread (botocore's defaults), and
+    ``member_levels``, the harvest's own member client (``clients.ClientFactory``: validation off, the cheaper
+    timestamp parser, one client per region shared by the threads, each thread signing as its account), so that the
+    CPU a bare call needs, alone and under concurrency, is measured in the same run as the contenders."""
     import resource
     import threading
 
     import boto3
+
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import clients
 
     session = boto3.session.Session(region_name=spec["region"])
     sts = session.client("sts")
@@ -371,54 +378,81 @@ def probe(spec: dict) -> dict:
                 RoleArn=f"arn:aws:iam::{target['account']}:role/{spec['reader_role']}", RoleSessionName="probe"
             )["Credentials"]
             creds[target["account"]] = c
-    levels = []
-    for threads in spec["levels"]:
-        clients = []
-        for i in range(threads):
-            target = spec["targets"][i % len(spec["targets"])]
-            c = creds[target["account"]]
-            client = session.client(
-                "ssm",
-                region_name=target["region"],
-                aws_access_key_id=c["AccessKeyId"],
-                aws_secret_access_key=c["SecretAccessKey"],
-                aws_session_token=c["SessionToken"],
-            )
-            client.get_automation_execution(AutomationExecutionId=target["execution_id"])  # warm the connection
-            clients.append((client, target["execution_id"]))
-        per_thread = max(1, spec["calls"] // threads)
-        errors = []
+    factory = clients.factory_from_connection(
+        spec["region"],
+        os.environ["AWS_ENDPOINT_URL"],
+        {
+            "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+        },
+        role_name=spec["reader_role"],
+    )
+    factory.pool_size = max(spec["levels"])
 
-        def work(client, execution_id, n=per_thread, errors=errors):
-            for _ in range(n):
-                try:
-                    client.get_automation_execution(AutomationExecutionId=execution_id)
-                except Exception as exc:  # noqa: BLE001 - counted
-                    errors.append(repr(exc))
-
-        pool = [threading.Thread(target=work, args=c) for c in clients]
-        server0, self0 = _cpu_of(spec["server_pid"]), resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.monotonic()
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-        wall = time.monotonic() - t0
-        server1, self1 = _cpu_of(spec["server_pid"]), resource.getrusage(resource.RUSAGE_SELF)
-        calls = per_thread * threads
-        client_cpu = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
-        levels.append(
-            {
-                "threads": threads,
-                "calls": calls,
-                "errors": len(errors),
-                "wall_s": wall,
-                "rps": calls / wall if wall else None,
-                "sandbox_cpu_ms_per_call": 1000 * (server1 - server0) / calls,
-                "client_cpu_ms_per_call": 1000 * client_cpu / calls,
-            }
+    def plain_client(target):
+        c = creds[target["account"]]
+        return session.client(
+            "ssm",
+            region_name=target["region"],
+            aws_access_key_id=c["AccessKeyId"],
+            aws_secret_access_key=c["SecretAccessKey"],
+            aws_session_token=c["SessionToken"],
         )
-    return {"wall_s": sum(level["wall_s"] for level in levels), "levels": levels, "vm_hwm_mb": vm_hwm_mb()}
+
+    def member_client(target):
+        return factory.client("ssm", target["region"], target["account"])
+
+    def measure(make_client):
+        levels = []
+        for threads in spec["levels"]:
+            clients_ = []
+            for i in range(threads):
+                target = spec["targets"][i % len(spec["targets"])]
+                client = make_client(target)
+                client.get_automation_execution(AutomationExecutionId=target["execution_id"])  # warm the connection
+                clients_.append((client, target["execution_id"]))
+            per_thread = max(1, spec["calls"] // threads)
+            errors = []
+
+            def work(client, execution_id, n=per_thread, errors=errors):
+                for _ in range(n):
+                    try:
+                        client.get_automation_execution(AutomationExecutionId=execution_id)
+                    except Exception as exc:  # noqa: BLE001 - counted
+                        errors.append(repr(exc))
+
+            pool = [threading.Thread(target=work, args=c) for c in clients_]
+            server0, self0 = _cpu_of(spec["server_pid"]), resource.getrusage(resource.RUSAGE_SELF)
+            t0 = time.monotonic()
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+            wall = time.monotonic() - t0
+            server1, self1 = _cpu_of(spec["server_pid"]), resource.getrusage(resource.RUSAGE_SELF)
+            calls = per_thread * threads
+            client_cpu = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
+            levels.append(
+                {
+                    "threads": threads,
+                    "calls": calls,
+                    "errors": len(errors),
+                    "wall_s": wall,
+                    "rps": calls / wall if wall else None,
+                    "sandbox_cpu_ms_per_call": 1000 * (server1 - server0) / calls,
+                    "client_cpu_ms_per_call": 1000 * client_cpu / calls,
+                }
+            )
+        return levels
+
+    levels = measure(plain_client)
+    member_levels = measure(member_client)
+    return {
+        "wall_s": sum(level["wall_s"] for level in levels + member_levels),
+        "levels": levels,
+        "member_levels": member_levels,
+        "vm_hwm_mb": vm_hwm_mb(),
+    }
 
 
 KINDS = {"ours": ours, "baseline": baseline, "awsrun": awsrun, "probe": probe}
