@@ -376,7 +376,8 @@ targets:
       region, each with C(from), the target location and OU, root or account id it came from), C(excluded),
       C(unresolved) (targets that could not be expanded, with the reason), C(source). The run_automation role keeps
       it as C(targets.json) in the run's report directory; C(automation_execution_info) reconciles the report with it.
-  returned: when a new execution is (or would be) started with target locations
+  returned: when an execution is (or would be) started with target locations, or was found already started with
+    the same I(idempotency_key)
   type: dict
 preflight:
   description:
@@ -576,6 +577,9 @@ def do_start(module, ssm, result):
         found = calls.find_by_token(ssm, token)
         if found:
             result.update(existing=True, automation_execution_id=found["AutomationExecutionId"], client_token=token)
+            if request.get("TargetLocations"):
+                # a relaunched job keeps its expected set too (the key's request is the one that was started)
+                result["targets"] = expected.for_request(module, request["TargetLocations"])
             result["msg"] = (
                 "automation execution %s was already started with this idempotency key" % found["AutomationExecutionId"]
             )

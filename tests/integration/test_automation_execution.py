@@ -246,7 +246,11 @@ def test_root_ou_is_stopped_by_preflight_then_includes_the_management_account(tm
 
 def test_without_preflight_the_management_location_fails_with_the_seeds_message(tmp_path, sandbox_factory):
     box = private_box(sandbox_factory, DEMO_WORLD, "nopreflight")
-    _, info = start_and_gather(tmp_path, box, start_params([ROOT], preflight=False))
+    started, info = start_and_gather(tmp_path, box, start_params([ROOT], preflight=False))
+    # the expected set is computed without the preflight too: the root OU expanded to every account
+    assert {(t["account"], t["region"]) for t in started["targets"]["locations"]} == {
+        (account, TOKYO) for account in box.world.accounts
+    }
     by_account = {loc["account"]: loc for loc in info["locations"]}
     assert set(by_account) == set(box.world.accounts)
     mgmt = by_account[MGMT]
@@ -271,6 +275,9 @@ def test_same_idempotency_key_starts_one_execution(tmp_path, box):
     assert second["changed"] is False
     assert second["existing"] is True
     assert second["automation_execution_id"] == first["automation_execution_id"]
+    # the relaunched job gets the expected set as the first one did (the role keeps it as targets.json)
+    assert first["targets"]["locations"]
+    assert second["targets"]["locations"] == first["targets"]["locations"]
     assert box.write_calls(seq) == []  # found with a read; StartAutomationExecution was not called again
     ssm = box.client("ssm", region=TOKYO)
     tagged = ssm.describe_automation_executions(
@@ -280,6 +287,28 @@ def test_same_idempotency_key_starts_one_execution(tmp_path, box):
     # Another key, or another request, is another execution.
     third = run(tmp_path, box, EXEC, dict(params, idempotency_key="awx-job-1235"))
     assert third["automation_execution_id"] != first["automation_execution_id"]
+
+
+def test_reattaching_without_a_kept_set_recomputes_it_and_keeps_it(tmp_path, box):
+    """automation_execution_info given a targets_file that does not exist yet (a relaunch in a fresh working
+    directory): the expected set is recomputed from the parent's TargetLocations and Organizations, written there,
+    and read (not recomputed) on the next run."""
+    started = start(tmp_path, box, start_params([WORKLOADS]))
+    kept = tmp_path / "report" / "targets.json"
+    kept.parent.mkdir()
+    seq = box.last_seq()
+    first = gather(tmp_path, box, started, {"targets_file": str(kept)})
+    assert "ListRoots" in {r["action"] for r in box.requests(seq)}  # recomputed: the organization was walked
+    written = json.loads(kept.read_text())
+    pairs = {(t["account"], t["region"]) for t in written["locations"]}
+    assert pairs == {(t["account"], t["region"]) for t in started["targets"]["locations"]}
+    assert pairs == {(loc["account"], loc["region"]) for loc in first["locations"]}
+    assert "recomputed" in first["summary"]["expected_source"]
+    seq = box.last_seq()
+    second = gather(tmp_path, box, started, {"targets_file": str(kept)})
+    assert second["summary"]["expected_source"] == written["source"]
+    listed = [r["action"] for r in box.requests(seq) if r["action"].startswith("List")]
+    assert "ListRoots" not in listed  # the kept set was read, the organization not walked again
 
 
 def test_check_mode_validates_and_preflights_without_starting(tmp_path, box):

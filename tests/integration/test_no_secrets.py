@@ -15,6 +15,7 @@ of each, so that a truncated secret counts too), and for any ``ASIA`` access key
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -188,6 +189,8 @@ def run(sandbox_factory, tmp_path):
                             "check_os_max_failed_percent": 100,
                             "check_os_wait_timeout": 120,
                             "check_os_poll_interval": 1,
+                            # every call of every phase recorded (request parameters and answers): no secret either
+                            "check_os_trace": str(tmp_path / "trace.jsonl"),
                         },
                     },
                     {
@@ -215,7 +218,14 @@ def run(sandbox_factory, tmp_path):
         playbook = tmp_path / "play.yml"
         playbook.write_text(yaml.safe_dump(play, sort_keys=False))
         result = run_playbook(playbook, env=env, args=["-vvv"], timeout=900)
-        yield {"box": box, "proxy": proxy, "result": result, "reports": report_dir, "given_key": member["AccessKeyId"]}
+        yield {
+            "box": box,
+            "proxy": proxy,
+            "result": result,
+            "reports": report_dir,
+            "trace": tmp_path / "trace.jsonl",
+            "given_key": member["AccessKeyId"],
+        }
 
 
 def test_no_credential_in_vvv_output_results_or_reports(run):
@@ -238,6 +248,12 @@ def test_no_credential_in_vvv_output_results_or_reports(run):
     assert {p.suffix for p in files} >= {".json", ".jsonl", ".csv", ".md", ".html", ".xml"}, files
     for path in files:
         problems += [f"{path.name}: {x}" for x in leaks(path.read_text(errors="replace"), secrets, access_keys, shown)]
+    # the trace of the whole run: every AssumeRole answer went through it (redacted), and every request made with
+    # the assumed credentials; its records are whole JSON
+    trace = run["trace"].read_text()
+    records = [json.loads(line) for line in trace.splitlines()]
+    assert sum(1 for r in records if r.get("operation") == "AssumeRole") >= 2, "the trace holds no AssumeRole"
+    problems += [f"trace.jsonl: {x}" for x in leaks(trace, secrets, access_keys, shown)]
     assert not problems, "\n".join(problems)
 
 
