@@ -66,7 +66,8 @@ class FakeSSM:
                 raise exc
 
     def describe_automation_executions(self, Filters, MaxResults=50, NextToken=None):
-        """Filters as the API documents them: ParentExecutionId, DocumentNamePrefix, StartTimeAfter (exclusive)."""
+        """Filters as the API documents them: ParentExecutionId, ExecutionId, DocumentNamePrefix, StartTimeAfter
+        (exclusive)."""
         self._record("describe_automation_executions")
         filters = {f["Key"]: f["Values"] for f in Filters}
         if "ParentExecutionId" in filters and set(filters) == {"ParentExecutionId"}:
@@ -78,6 +79,8 @@ class FakeSSM:
                     "ParentExecutionId" in filters
                     and ex.get("ParentAutomationExecutionId") not in filters["ParentExecutionId"]
                 ):
+                    continue
+                if "ExecutionId" in filters and ex_id not in filters["ExecutionId"]:
                     continue
                 if "DocumentNamePrefix" in filters and not str(ex.get("DocumentName", "")).startswith(
                     tuple(filters["DocumentNamePrefix"])
@@ -108,6 +111,7 @@ class FakeSSM:
             "Target",
             "FailureMessage",
             "DocumentName",
+            "AutomationType",  # in AutomationExecutionMetadata only (botocore's ssm model), not AutomationExecution
         )
         return {k: ex[k] for k in keys if k in ex}
 

@@ -85,7 +85,7 @@ def _below(tree, container, include_children, children):
     return sorted(a for a, info in (tree.get("accounts") or {}).items() if info.get("parent_id") in containers)
 
 
-def resolve(target_locations, tree=None, source="start"):
+def resolve(target_locations, tree=None, source="start", default_region=None):
     """The expected set of ``target_locations`` (API shape: ``Accounts``, ``Regions``,
     ``IncludeChildOrganizationUnits``, ``ExcludeAccounts``), with ``tree`` (organization.list_tree's result; needed
     only when an OU or root id appears, see :func:`needs_organization`).
@@ -94,6 +94,11 @@ def resolve(target_locations, tree=None, source="start"):
     "kind"}]}], "excluded": [{"account", "target_location", "excluded_by"}], "unresolved": [{"target_location",
     "target", "reason"}], "target_locations": [...]}``, locations sorted by account and region. A target that
     cannot be resolved (unknown OU, no tree) is listed in ``unresolved``, never silently dropped.
+
+    ``Regions`` is optional in botocore's ``TargetLocation`` shape and AWS does not document what a location without
+    it targets ("The Amazon Web Services Regions targeted by the current Automation execution"): such a location
+    targets ``default_region``, the automation's own region (docs/aws-differences.md), and each of its ``from``
+    entries says ``"region_defaulted": true``. Without a ``default_region`` it is listed in ``unresolved``.
     """
     children = _children(tree) if tree else {}
     root_id = (tree or {}).get("root_id")
@@ -103,6 +108,17 @@ def resolve(target_locations, tree=None, source="start"):
     for index, location in enumerate(target_locations or []):
         include_children = bool(location.get("IncludeChildOrganizationUnits"))
         regions = list(location.get("Regions") or [])
+        region_defaulted = not regions
+        if region_defaulted and default_region:
+            regions = [default_region]
+        elif region_defaulted:
+            unresolved.append(
+                {
+                    "target_location": index,
+                    "target": None,
+                    "reason": "no Regions, and the automation's region is not known",
+                }
+            )
         accounts = {}
         for target in [str(t) for t in location.get("Accounts") or []]:
             if ACCOUNT_RE.match(target):
@@ -140,7 +156,10 @@ def resolve(target_locations, tree=None, source="start"):
         for account, sources in accounts.items():
             for region in regions:
                 entry = found.setdefault((account, region), {"account": account, "region": region, "from": []})
-                entry["from"].extend(sources)
+                if region_defaulted:
+                    entry["from"].extend(dict(s, region_defaulted=True) for s in sources)
+                else:
+                    entry["from"].extend(sources)
     return {
         "version": FORMAT_VERSION,
         "source": source,
@@ -269,10 +288,11 @@ def targets_text(execution):
     return text
 
 
-def for_target_locations(target_locations, org_client, source):
+def for_target_locations(target_locations, org_client, source, default_region=None):
     """:func:`resolve` with the organization's tree read through ``org_client`` (a callable returning an
     ``organizations`` client) only when an OU or root id needs it. Reading the tree may fail (no permission): the
-    OU targets are then listed in ``unresolved`` with the reason, and the account ids still resolve."""
+    OU targets are then listed in ``unresolved`` with the reason, and the account ids still resolve.
+    ``default_region`` is the automation's region, for a location without ``Regions`` (:func:`resolve`)."""
     tree = None
     error = None
     if needs_organization(target_locations):
@@ -280,7 +300,7 @@ def for_target_locations(target_locations, org_client, source):
             tree = organization.list_tree(org_client())
         except Exception as e:  # pylint: disable=broad-except
             error = error_info(e)
-    result = resolve(target_locations, tree, source=source)
+    result = resolve(target_locations, tree, source=source, default_region=default_region)
     if error:
         result["organization_error"] = error
         for item in result["unresolved"]:
@@ -297,4 +317,5 @@ def for_request(module, target_locations):
         target_locations,
         lambda: module.client("organizations", retry_decorator=AWSRetry.jittered_backoff()),
         source="start",
+        default_region=getattr(module, "region", None),
     )

@@ -56,6 +56,44 @@ def read_parent(factory, ssm, parent_id):
     return parent_steps(ssm, parent_id)
 
 
+def execution_kind(ssm, execution, steps, expected=None):
+    """Whether the parent is a cross-account (TargetLocations) run, and why: ``{"cross_account", "because",
+    "calls"}``.
+
+    Cross-account when any of these holds: ``TargetLocations`` non-empty, ``TargetLocationsURL`` set (a run started
+    with it may carry no ``TargetLocations``), ``AutomationType`` ``CrossAccount`` (botocore's model of
+    GetAutomationExecution's ``AutomationExecution`` has no ``AutomationType``; only DescribeAutomationExecutions'
+    ``AutomationExecutionMetadata`` has it, so this holds only where an answer adds it), a kept or recomputed
+    expected set with locations, or a parent step that carries a ``TargetLocation``. When none holds and the answer
+    does not say ``AutomationType`` either, the parent is looked up once with DescribeAutomationExecutions (filter
+    ``ExecutionId``) for its ``AutomationType``; if that lookup fails or does not tell, the run is taken as Local
+    (the parent's own steps are its one location, in the caller's account)."""
+    if execution.get("TargetLocations"):
+        return {"cross_account": True, "because": "TargetLocations", "calls": 0}
+    if execution.get("TargetLocationsURL"):
+        return {"cross_account": True, "because": "TargetLocationsURL", "calls": 0}
+    if execution.get("AutomationType") == "CrossAccount":
+        return {"cross_account": True, "because": "AutomationType", "calls": 0}
+    if expected and expected.get("locations"):
+        return {"cross_account": True, "because": "expected set", "calls": 0}
+    if any(step.get("TargetLocation") for step in steps):
+        return {"cross_account": True, "because": "step TargetLocation", "calls": 0}
+    if execution.get("AutomationType"):
+        return {"cross_account": False, "because": "AutomationType", "calls": 0}
+    parent_id = execution.get("AutomationExecutionId")
+    try:
+        metas = ssm.describe_automation_executions(Filters=[{"Key": "ExecutionId", "Values": [parent_id]}]).get(
+            "AutomationExecutionMetadataList"
+        )
+    except Exception:  # pylint: disable=broad-except
+        return {"cross_account": False, "because": "no sign of target locations (lookup failed)", "calls": 1}
+    for meta in metas or []:
+        if meta.get("AutomationExecutionId") == parent_id and meta.get("AutomationType"):
+            cross = meta["AutomationType"] == "CrossAccount"
+            return {"cross_account": cross, "because": "DescribeAutomationExecutions AutomationType", "calls": 1}
+    return {"cross_account": False, "because": "no sign of target locations", "calls": 1}
+
+
 def gather(
     factory,
     parent_id,
@@ -97,7 +135,9 @@ def gather(
     if on_header:
         on_header(header)
     locations = locations_from_steps(steps, region)
-    cross_account = bool(execution.get("TargetLocations")) or execution.get("AutomationType") == "CrossAccount"
+    kind = execution_kind(ssm, execution, steps, expected)
+    cross_account = kind["cross_account"]
+    parent_calls += kind["calls"]
     if not locations and not cross_account:
         # A Local execution (no target locations): the execution itself is the one location, in the caller's account.
         locations = [
@@ -119,6 +159,7 @@ def gather(
                 execution["TargetLocations"],
                 lambda: factory.client("organizations", region),
                 source="recomputed from automation %s" % parent_id,
+                default_region=region,
             )
             if on_expected:
                 on_expected(expected)
@@ -188,6 +229,17 @@ def gather(
     out["expected_locations"] = len(expected["locations"]) if expected else None
     out["expected_source"] = expected.get("source") if expected else None
     out["unresolved_targets"] = list(expected.get("unresolved") or []) if expected else []
+    if cross_account and not expected and execution.get("TargetLocationsURL"):
+        # The targets are in a file the harvest does not read: say so rather than report a shorter run silently.
+        out["unresolved_targets"].append(
+            {
+                "target_location": None,
+                "target": execution["TargetLocationsURL"],
+                "reason": "TargetLocationsURL is not read by the harvest and no kept targets.json was given: "
+                "only the locations the automation's steps name are reported",
+            }
+        )
+    out["execution_kind"] = kind["because"]
     out["no_instance_matched"] = None
     if is_terminal(header["status"]) and not out["instances"]:
         out["no_instance_matched"] = "no instance matched the targets: %s" % targets_text(header)

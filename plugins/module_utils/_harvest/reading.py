@@ -366,7 +366,13 @@ class LocationReader:
     def _find_member(self, record):
         """For a location whose parent step named no member execution: take the other roads (:mod:`.roads`). Returns
         None when one member execution was found (set on ``record``), else the record, with its status by the table
-        of :mod:`.expected` and the reason."""
+        of :mod:`.expected` and the reason.
+
+        A step that ended Failed, Cancelled or TimedOut is searched too: on AWS the step of a TargetLocations run can
+        fail because its member execution failed (and a step covering several accounts because one of them did), so
+        the member execution may exist and its instances must be read; the step's failure message stays in the
+        record. Only when no road finds one is the location ``NoMemberExecution``, with the step's failure message
+        and the roads tried."""
         status = record.get("status")
         pending = status in (None, "", "Pending")
         record["read_status"] = "skipped"
@@ -376,13 +382,7 @@ class LocationReader:
                 "message": "the location has not started a member execution yet",
             }
             return record
-        if not pending and is_terminal(status) and status not in SUCCESS_STATUSES:
-            # The step failed on its own (role not assumable...): its failure explains the location.
-            record["read_error"] = {
-                "code": "NoMemberExecution",
-                "message": record.get("failure_message") or "the location started no member execution",
-            }
-            return record
+        step_failed = not pending and is_terminal(status) and status not in SUCCESS_STATUSES
         found = None
         if self.parent is not None:
             try:
@@ -392,10 +392,27 @@ class LocationReader:
                 record["search_error"] = error_info(e)
         if found is not None:
             record["member_roads_tried"] = found["tried"]
+            if found["errors"]:
+                record["member_road_errors"] = found["errors"]
             if found["member_execution_id"]:
                 record.update(member_execution_id=found["member_execution_id"], member_road=found["road"])
                 record["read_status"] = "ok"
                 return None
+            if found["errors"]:
+                # No road found the member execution: now the roads' errors explain why the search came back empty.
+                self.errors += len(found["errors"])
+                record["search_error"] = {
+                    "code": found["errors"][0]["error"]["code"],
+                    "message": "; ".join("%s: %s" % (e["road"], e["error"]["message"]) for e in found["errors"]),
+                }
+        if step_failed and not (found is not None and found["candidates"]):
+            # The step failed and no road found a member execution: its failure explains the location (role not
+            # assumable...).
+            record["read_error"] = {
+                "code": "NoMemberExecution",
+                "message": record.get("failure_message") or "the location started no member execution",
+            }
+            return record
         record["step_status"] = status
         if found is not None and found["candidates"]:
             record.update(member_road=found["road"], member_candidates=found["candidates"])

@@ -13,7 +13,9 @@
    ``ParentAutomationExecutionId``.
 
 A road that finds more than one candidate (two runs of the same runbook at once) is ambiguous: the location is
-reported with its candidates and no one is picked. Roads 2 and 3 are taken only when road 1 gave nothing.
+reported with its candidates and no one is picked. Roads 2 and 3 are taken only when road 1 gave nothing, also
+for a step that ended Failed, Cancelled or TimedOut (its member execution may be why it failed). An error on one
+road is recorded and the next road is still taken.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+
+from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import error_info
 
 STEP_OUTPUT = "step_output"
 PARENT_FILTER = "parent_execution_filter"
@@ -102,15 +106,24 @@ def by_document_and_time(paged, parent):
 def find(paged, parent):
     """Roads 2 then 3 for a location whose step named no member execution.
 
-    Returns ``{"road", "member_execution_id", "candidates", "tried"}``: ``member_execution_id`` set when exactly one
-    candidate was found (``road`` says by which road); several candidates leave it None with ``road`` and
-    ``candidates`` set (ambiguous); nothing found leaves both None. ``tried`` lists the roads taken."""
+    Returns ``{"road", "member_execution_id", "candidates", "tried", "errors"}``: ``member_execution_id`` set when
+    exactly one candidate was found (``road`` says by which road); several candidates leave it None with ``road`` and
+    ``candidates`` set (ambiguous); nothing found leaves both None. ``tried`` lists the roads taken. A road that
+    fails (an error past the reader's retries) does not stop the next one: it is in ``tried`` too, and its error in
+    ``errors`` (``[{"road", "error": {"code", "message"}}]``); the caller reports an error only when no road found
+    the member execution."""
     tried = []
+    errors = []
     for road, look in (
         (PARENT_FILTER, lambda: by_parent_filter(paged, parent.get("automation_execution_id"))),
         (DOCUMENT_AND_TIME, lambda: by_document_and_time(paged, parent)),
     ):
-        candidates = look()
+        try:
+            candidates = look()
+        except Exception as e:  # pylint: disable=broad-except
+            tried.append(road)
+            errors.append({"road": road, "error": error_info(e)})
+            continue
         if candidates is None:
             continue
         tried.append(road)
@@ -120,7 +133,14 @@ def find(paged, parent):
                 "member_execution_id": candidates[0]["automation_execution_id"],
                 "candidates": candidates,
                 "tried": tried,
+                "errors": errors,
             }
         if candidates:
-            return {"road": road, "member_execution_id": None, "candidates": candidates, "tried": tried}
-    return {"road": None, "member_execution_id": None, "candidates": [], "tried": tried}
+            return {
+                "road": road,
+                "member_execution_id": None,
+                "candidates": candidates,
+                "tried": tried,
+                "errors": errors,
+            }
+    return {"road": None, "member_execution_id": None, "candidates": [], "tried": tried, "errors": errors}

@@ -11,7 +11,7 @@ import datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
-from support.harvest_fakes import MGMT, OK_STEPS, PARENT, T0, FakeFactory, uid
+from support.harvest_fakes import MGMT, OK_STEPS, PARENT, T0, FakeFactory, client_error, uid
 
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import expected, harvest, roads
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest.common import pages
@@ -422,3 +422,289 @@ def test_a_pending_location_of_a_failed_run_is_no_targets_only_within_max_errors
 @pytest.mark.parametrize("parent_status", ["Cancelled", "TimedOut"])
 def test_a_pending_location_of_a_cancelled_or_timed_out_run_never_started_whatever_max_errors(parent_status):
     assert expected.unexplained(parent_status, "Pending", max_errors_exceeded=False)[0] == expected.NEVER_STARTED
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reviewer's gaps (issue 15): failed steps, parents without TargetLocations, TargetLocations without Regions,
+# a road's error
+# ---------------------------------------------------------------------------------------------------------
+
+
+def bare_parent(factory, steps, status="Failed", **fields):
+    """A parent as botocore's model of GetAutomationExecution shapes it: no ``AutomationType`` (only
+    DescribeAutomationExecutions' metadata has it); ``fields`` adds TargetLocations, TargetLocationsURL..."""
+    ex = {
+        "AutomationExecutionId": PARENT,
+        "AutomationExecutionStatus": status,
+        "DocumentName": DOC,
+        "ExecutionStartTime": T0,
+        "TargetParameterName": "InstanceId",
+        "Targets": [{"Key": "tag:ssm-automation", "Values": ["true"]}],
+        "StepExecutions": steps,
+    }
+    ex.update(fields)
+    factory.ssm(MGMT, "eu-west-1").executions[PARENT] = ex
+    return ex
+
+
+def fail_member(factory, account, region, member_id):
+    """Turn ``member_id`` and its instance executions Failed."""
+    ssm = factory.ssm(account, region)
+    ssm.executions[member_id]["AutomationExecutionStatus"] = "Failed"
+    ssm.executions[member_id]["FailureMessage"] = "Step fails when it is Poll action."
+    for child in ssm.children[member_id]:
+        ssm.executions[child]["AutomationExecutionStatus"] = "Failed"
+
+
+STEP_FAILURE = "Step fails: 1 of 2 target locations failed"
+
+
+def test_a_failed_step_for_several_accounts_still_reads_their_member_executions():
+    factory = FakeFactory()
+    member_a = member(factory, A, "eu-west-1", parent_field=PARENT)
+    member_b = member(factory, B, "eu-west-1", parent_field=PARENT)
+    fail_member(factory, B, "eu-west-1", member_b)
+    parent(
+        factory,
+        [
+            {
+                "StepName": "ExecuteAutomation",
+                "Action": "aws:executeAutomation",
+                "StepStatus": "Failed",
+                "FailureMessage": STEP_FAILURE,
+                "TargetLocation": {"Accounts": [A, B], "Regions": ["eu-west-1"]},
+            }
+        ],
+        status="Failed",
+        target_locations=[{"Accounts": [A, B], "Regions": ["eu-west-1"]}],
+    )
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    by = {r["account"]: r for r in result["locations"]}
+    assert targeted(result) == [(A, "eu-west-1"), (B, "eu-west-1")]
+    assert by[A]["member_execution_id"] == member_a and by[B]["member_execution_id"] == member_b
+    assert [i["instance_id"] for i in by[A]["instances"]] == ["i-%s0000" % A[:8]]
+    assert by[A]["instances"][0]["status"] == "Success" and by[A]["member_status"] == "Success"
+    assert [i["status"] for i in by[B]["instances"]] == ["Failed"] and by[B]["member_status"] == "Failed"
+    for record in by.values():
+        assert record["member_road"] == roads.PARENT_FILTER
+        assert record["failure_message"] == STEP_FAILURE  # the step's failure stays in the record
+        assert record["read_status"] == "ok" and record["read_error"] is None
+    assert result["summary"]["instances"] == 2
+
+
+def test_a_failed_step_with_its_member_id_under_an_unexpected_output_key_is_read():
+    factory = FakeFactory()
+    member_id = member(factory, A, "eu-west-1", parent_field=None)
+    fail_member(factory, A, "eu-west-1", member_id)
+    parent(
+        factory,
+        [
+            {
+                "StepName": "%s-eu-west-1" % A,
+                "Action": "aws:executeAutomation",
+                "StepStatus": "Failed",
+                "FailureMessage": STEP_FAILURE,
+                "TargetLocation": {"Accounts": [A], "Regions": ["eu-west-1"]},
+                "Outputs": {"Exec.Output": [member_id]},
+            }
+        ],
+        status="Failed",
+        target_locations=[{"Accounts": [A], "Regions": ["eu-west-1"]}],
+    )
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    (record,) = result["locations"]
+    assert record["member_execution_id"] == member_id
+    assert record["member_road"] == roads.DOCUMENT_AND_TIME
+    assert [i["instance_id"] for i in record["instances"]] == ["i-%s0000" % A[:8]]
+    assert record["failure_message"] == STEP_FAILURE
+
+
+def test_a_failed_step_whose_member_no_road_finds_keeps_no_member_execution_with_the_roads_tried():
+    factory = FakeFactory()
+    role_failure = "The provided role: arn:aws:iam::%s:role/X can't be assumed." % A
+    parent(
+        factory,
+        [
+            {
+                "StepName": "%s-eu-west-1" % A,
+                "Action": "aws:executeAutomation",
+                "StepStatus": "Failed",
+                "FailureMessage": role_failure,
+                "TargetLocation": {"Accounts": [A], "Regions": ["eu-west-1"]},
+            }
+        ],
+        status="Failed",
+        target_locations=[{"Accounts": [A], "Regions": ["eu-west-1"]}],
+    )
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    (record,) = result["locations"]
+    assert record["read_status"] == "skipped" and record["status"] == "Failed"
+    assert record["read_error"] == {"code": "NoMemberExecution", "message": role_failure}
+    assert record["member_roads_tried"] == [roads.PARENT_FILTER, roads.DOCUMENT_AND_TIME]
+    assert record["instances"] == []
+
+
+def kept_members(factory):
+    ids = {}
+    for account in (A, B):
+        ids[account] = member(factory, account, "eu-west-1", parent_field=PARENT)
+    return ids
+
+
+STEPS_WITHOUT_LOCATION = [
+    {"StepName": "Step-%d" % n, "Action": "aws:executeAutomation", "StepStatus": "Success"} for n in (1, 2)
+]
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/targets.json", None])
+def test_a_parent_without_target_locations_is_cross_account_with_a_kept_expected_set(url):
+    factory = FakeFactory()
+    ids = kept_members(factory)
+    fields = {"TargetLocationsURL": url} if url else {}
+    bare_parent(factory, STEPS_WITHOUT_LOCATION, status="Success", **fields)
+    kept = expected.resolve([{"Accounts": [A, B], "Regions": ["eu-west-1"]}], source="start")
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0, expected=kept)
+    assert targeted(result) == [(A, "eu-west-1"), (B, "eu-west-1")]
+    assert all(r["account"] != MGMT for r in result["locations"])  # nothing counted as the management account's
+    for record in result["locations"]:
+        assert record["member_execution_id"] == ids[record["account"]]
+        assert len(record["instances"]) == 1 and record["targeted_by"]
+    assert result["summary"]["instances"] == 2
+    assert result["summary"]["execution_kind"] == ("TargetLocationsURL" if url else "expected set")
+    # the kind was clear: no lookup of the parent's AutomationType
+    assert factory.ssm(MGMT, "eu-west-1").calls == ["get_automation_execution"]
+
+
+def test_a_target_locations_url_run_without_a_kept_set_says_its_targets_were_not_read():
+    factory = FakeFactory()
+    member_id = member(factory, A, "eu-west-1", parent_field=PARENT)
+    bare_parent(
+        factory,
+        [
+            {
+                "StepName": "loc",
+                "Action": "aws:executeAutomation",
+                "StepStatus": "Success",
+                "TargetLocation": {"Accounts": [A], "Regions": ["eu-west-1"]},
+                "Outputs": {"ExecutionId": [member_id]},
+            }
+        ],
+        status="Success",
+        TargetLocationsURL="s3://bucket/targets.json",
+    )
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    assert targeted(result) == [(A, "eu-west-1")]
+    (unresolved,) = result["summary"]["unresolved_targets"]
+    assert unresolved["target"] == "s3://bucket/targets.json" and "not read" in unresolved["reason"]
+
+
+@pytest.mark.parametrize(("automation_type", "cross"), [("CrossAccount", True), ("Local", False)])
+def test_the_parent_kind_is_looked_up_once_only_when_nothing_else_tells(automation_type, cross):
+    factory = FakeFactory()
+    kept_members(factory)
+    ex = bare_parent(factory, STEPS_WITHOUT_LOCATION, status="Success")
+    ex["AutomationType"] = automation_type  # answered by DescribeAutomationExecutions' metadata only ...
+    mgmt = factory.ssm(MGMT, "eu-west-1")
+    real_get = mgmt.get_automation_execution
+
+    def get_without_type(AutomationExecutionId):  # ... not by GetAutomationExecution (botocore's model)
+        out = real_get(AutomationExecutionId)
+        out["AutomationExecution"].pop("AutomationType", None)
+        return out
+
+    mgmt.get_automation_execution = get_without_type
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    assert mgmt.calls.count("describe_automation_executions") == (1 if cross else 2)
+    assert result["summary"]["execution_kind"] == "DescribeAutomationExecutions AutomationType"
+    if cross:
+        # no expected set and no TargetLocation: the steps are reported raw, not read as the management account's
+        assert result["locations"] == []
+        assert len(result["summary"]["uninterpreted_steps"]) == 2
+        assert result["summary"]["instances"] == 0
+    else:
+        assert targeted(result) == [(MGMT, "eu-west-1")]
+
+
+def test_the_parent_kind_lookup_sends_what_the_ssm_model_accepts():
+    client = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_automation_executions",
+            {"AutomationExecutionMetadataList": [{"AutomationExecutionId": PARENT, "AutomationType": "CrossAccount"}]},
+            {"Filters": [{"Key": "ExecutionId", "Values": [PARENT]}]},
+        )
+        kind = harvest.execution_kind(client, {"AutomationExecutionId": PARENT}, [])
+        stub.assert_no_pending_responses()
+    assert kind == {"cross_account": True, "because": "DescribeAutomationExecutions AutomationType", "calls": 1}
+
+
+def test_a_target_location_without_regions_targets_the_automation_region():
+    out = expected.resolve([{"Accounts": [A, B]}], default_region="eu-west-1")
+    assert [(e["account"], e["region"]) for e in out["locations"]] == [(A, "eu-west-1"), (B, "eu-west-1")]
+    assert out["locations"][0]["from"] == [
+        {"target_location": 0, "target": A, "kind": "account", "region_defaulted": True}
+    ]
+    assert out["unresolved"] == []
+    # the region is never dropped silently: without the automation's region the location is unresolved
+    out = expected.resolve([{"Accounts": [A]}])
+    assert out["locations"] == []
+    assert out["unresolved"][0]["reason"] == "no Regions, and the automation's region is not known"
+    # with Regions, nothing is defaulted
+    out = expected.resolve([{"Accounts": [A], "Regions": ["us-east-1"]}], default_region="eu-west-1")
+    assert out["locations"] == [
+        {"account": A, "region": "us-east-1", "from": [{"target_location": 0, "target": A, "kind": "account"}]}
+    ]
+
+
+def test_a_recomputed_target_location_without_regions_is_in_the_report():
+    factory = FakeFactory()
+    parent(factory, [], status="Success", target_locations=[{"Accounts": [A]}])
+    seen = []
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0, on_expected=seen.append)
+    (record,) = result["locations"]
+    assert (record["account"], record["region"]) == (A, "eu-west-1")
+    assert record["targeted_by"][0]["region_defaulted"] is True
+    assert seen[0]["locations"][0]["region"] == "eu-west-1"
+
+
+def test_an_error_on_road_2_does_not_stop_road_3():
+    factory = FakeFactory()
+    member_id = member(factory, A, "eu-west-1", parent_field=None)
+    factory.ssm(A, "eu-west-1").fail["describe_automation_executions"] = [
+        client_error("ValidationException", "Filter ParentExecutionId not accepted")
+    ]
+    parent(
+        factory,
+        [{"StepName": "loc", "Action": "aws:executeAutomation", "StepStatus": "Success"}],
+        target_locations=[{"Accounts": [A], "Regions": ["eu-west-1"]}],
+    )
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    (record,) = result["locations"]
+    assert record["member_execution_id"] == member_id
+    assert record["member_road"] == roads.DOCUMENT_AND_TIME
+    assert len(record["instances"]) == 1
+    assert record["read_status"] == "ok" and record["read_error"] is None and "search_error" not in record
+    assert record["member_roads_tried"] == [roads.PARENT_FILTER, roads.DOCUMENT_AND_TIME]
+    (error,) = record["member_road_errors"]
+    assert error["road"] == roads.PARENT_FILTER and error["error"]["code"] == "ValidationException"
+
+
+def test_errors_on_every_road_are_reported_when_no_road_finds_the_member():
+    factory = FakeFactory()
+    factory.ssm(A, "eu-west-1").fail["describe_automation_executions"] = [
+        client_error("AccessDeniedException", "not authorized 1"),
+        client_error("AccessDeniedException", "not authorized 2"),
+    ]
+    parent(
+        factory,
+        [{"StepName": "loc", "Action": "aws:executeAutomation", "StepStatus": "Success"}],
+        status="Failed",
+        target_locations=[{"Accounts": [A], "Regions": ["eu-west-1"]}],
+    )
+    result = harvest.gather(factory, PARENT, "eu-west-1", rate=0)
+    (record,) = result["locations"]
+    assert record["status"] == expected.NOT_REPORTED
+    assert record["search_error"]["code"] == "AccessDeniedException"
+    assert "parent_execution_filter: not authorized 1" in record["reason"]
+    assert "document_and_start_time: not authorized 2" in record["reason"]
+    assert [e["road"] for e in record["member_road_errors"]] == [roads.PARENT_FILTER, roads.DOCUMENT_AND_TIME]
