@@ -214,8 +214,10 @@ locations:
       (C(code), C(message)) and C(instances).
     - C(member_road) says how the member execution was found (C(step_output), C(parent_execution_filter) or
       C(document_and_start_time)); C(member_candidates) lists the candidates when a road found several (none is
-      picked). C(targeted_by) says where the location came from in the expected set; C(step_present=false) marks
-      a targeted location that no parent step names.
+      picked). C(member_roads_tried) lists the roads tried in order, and C(member_road_errors) (C(road), C(error))
+      the roads that failed while another was tried after them; C(search_error) is set only when no road found the
+      member execution. C(targeted_by) says where the location came from in the expected set; C(step_present=false)
+      marks a targeted location that no parent step names.
     - C(status) is the parent step's status, or for a location AWS's answer does not explain C(NoTargets),
       C(NeverStarted) or C(NotReported) (then C(step_status) keeps the step's own status and C(reason) says why).
     - Each instance has C(instance_id), C(execution_id), C(status), C(start_time), C(end_time), C(failure_message),
@@ -236,7 +238,9 @@ summary:
     - C(no_instance_matched) is a sentence naming the targets when the run ended and no location matched any
       instance (a run that ran nothing is not a pass), else null. C(uninterpreted_steps) lists the parent steps that
       name no account (raw name and status). C(expected_locations), C(expected_source), C(unresolved_targets)
-      describe the expected set.
+      describe the expected set. C(execution_kind) says whether the run was read as cross-account or local, and
+      what decided it (its TargetLocations or TargetLocationsURL, the expected set, a step's TargetLocation, or
+      the AutomationType that DescribeAutomationExecutions gives).
   returned: always
   type: dict
 progress:
