@@ -18,6 +18,11 @@ How it is built, so that a new rule is data, not a new branch:
   wait)`` and returns the reason it is broken (one sentence), or None. :func:`verdict` runs them all, in order,
   and lists every broken rule. A new rule (compliance thresholds, "no instance matched the targets") is one
   function and one row; a rule that a setting turns on reads that setting and returns None when it is off.
+- What could not be resolved is never a pass: a target of the parent's ``TargetLocations`` that could not be
+  expanded (``summary.unresolved_targets``) and a parent step the harvest could not interpret
+  (``summary.uninterpreted_steps``) each break a rule that names them, whatever the counts (no setting turns
+  these off: the accounts behind them are unknown). A location that could not be read, or whose member execution is
+  ambiguous (``NotReported`` with ``member_candidates``), counts as one failed target (see above).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -149,6 +154,50 @@ def rule_no_instance_matched(f, settings, summary, wait):
     return (summary or {}).get("no_instance_matched") or None
 
 
+def _listed(items, describe, limit=10):
+    """``items`` as one comma-separated list, each by ``describe(item)``, the first ``limit`` named and the rest
+    counted (a reason stays one line)."""
+    names = [describe(item) for item in items[:limit]]
+    if len(items) > limit:
+        names.append("and %d more" % (len(items) - limit))
+    return ", ".join(names)
+
+
+def rule_unresolved_targets(f, settings, summary, wait):
+    """A target of the parent's ``TargetLocations`` that could not be expanded (an OU when the organization cannot be
+    read, an OU that is gone): the accounts it stood for are unknown, so the run cannot pass whatever the counts.
+    The harvest's ``summary.unresolved_targets`` lists them (``target``, ``target_location``, ``reason``)."""
+    unresolved = list((summary or {}).get("unresolved_targets") or [])
+    if not unresolved:
+        return None
+    return "%d target(s) could not be resolved, their accounts are not in the report: %s" % (
+        len(unresolved),
+        _listed(
+            unresolved,
+            lambda t: "%s (target location %s: %s)"
+            % (t.get("target") or "?", t.get("target_location", "?"), t.get("reason") or "no reason given"),
+        ),
+    )
+
+
+def rule_uninterpreted_steps(f, settings, summary, wait):
+    """A parent step the harvest could not interpret (it names no account): what it ran is not accounted for, so
+    the run cannot pass. The harvest's ``summary.uninterpreted_steps`` lists them with their raw step name and
+    status."""
+    steps = list((summary or {}).get("uninterpreted_steps") or [])
+    if not steps:
+        return None
+    reasons = []
+    for step in steps:
+        if step.get("reason") and step["reason"] not in reasons:
+            reasons.append(step["reason"])
+    return "%d parent step(s) could not be interpreted, what they ran is not in the report: %s%s" % (
+        len(steps),
+        _listed(steps, lambda st: "%s (%s)" % (st.get("step_name") or "?", st.get("status") or "no status")),
+        " [%s]" % "; ".join(reasons) if reasons else "",
+    )
+
+
 def rule_noncompliant(f, settings, summary, wait):
     """Compliance with the OS standard (compliance.policy: noncompliant instances, unknown ones apart unless
     fail_on_unknown), from the report's summary.compliance passed in the settings; off at 100 (the default)."""
@@ -163,6 +212,8 @@ def rule_noncompliant(f, settings, summary, wait):
 
 
 RULES = [
+    ("unresolved_targets", rule_unresolved_targets),
+    ("uninterpreted_steps", rule_uninterpreted_steps),
     ("no_instance_matched", rule_no_instance_matched),
     ("max_failed_percent", rule_failed_percent),
     ("required_steps", rule_required_steps),

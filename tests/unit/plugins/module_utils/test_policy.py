@@ -161,3 +161,130 @@ def test_a_run_where_no_instance_matched_fails_naming_the_targets():
     assert "tag:ssm-automation=ture" in v["msg"]
     s["no_instance_matched"] = None
     assert judge(s)["passed"]
+
+
+# What the harvest could not resolve is never a pass. The summaries below are built the way the harvest builds them
+# (its Summary of the location records, plus the keys gather() adds), and judged through policy.verdict, the function
+# run_policy calls.
+
+
+def harvest_summary(records, unresolved=None, uninterpreted=None):
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.summary import Summary
+
+    s = Summary()
+    for record in records:
+        s.add(record)
+    out = s.as_dict()
+    out["uninterpreted_steps"] = uninterpreted or []
+    out["unresolved_targets"] = unresolved or []
+    out["no_instance_matched"] = None
+    return out
+
+
+def ok_location(account, region="eu-west-1"):
+    return {
+        "account": account,
+        "region": region,
+        "status": "Success",
+        "read_status": "ok",
+        "read_error": None,
+        "instances": [{"instance_id": "i-0%s" % account[-4:], "status": "Success", "steps": []}],
+    }
+
+
+def test_a_target_that_could_not_be_resolved_fails_naming_it_even_when_every_location_passed():
+    unresolved = [
+        {
+            "target_location": 0,
+            "target": "ou-ab12-cdefgh34",
+            "reason": "the organization could not be read: AccessDenied",
+        },
+        {"target_location": 1, "target": "ou-zz99-nothere1", "reason": "excluded OU not resolvable"},
+    ]
+    s = harvest_summary([ok_location("111122223333")], unresolved=unresolved)
+    v = judge(s)
+    assert not v["passed"]
+    assert v["broken_rules"] == ["unresolved_targets"]
+    assert v["reasons"] == [
+        "2 target(s) could not be resolved, their accounts are not in the report: ou-ab12-cdefgh34 (target location 0: "
+        "the organization could not be read: AccessDenied), ou-zz99-nothere1 (target location 1: excluded OU not "
+        "resolvable)"
+    ]
+    # no threshold lets it through
+    assert not judge(s, max_failed_percent=100)["passed"]
+    assert judge(harvest_summary([ok_location("111122223333")]))["passed"]
+
+
+def test_a_parent_step_that_could_not_be_interpreted_fails_with_its_raw_name_and_status():
+    uninterpreted = [
+        {
+            "step_name": "Invoke-Remote-Runbook",
+            "action": "aws:executeAutomation",
+            "status": "Success",
+            "failure_message": None,
+            "output_keys": ["Result"],
+            "member_execution_id": None,
+            "reason": "the step names no TargetLocation account",
+        },
+        {"step_name": "Aggregate", "status": "Failed", "reason": "the step names no TargetLocation account"},
+    ]
+    s = harvest_summary([ok_location("111122223333")], uninterpreted=uninterpreted)
+    v = judge(s, max_failed_percent=100)
+    assert not v["passed"]
+    assert v["broken_rules"] == ["uninterpreted_steps"]
+    assert v["reasons"] == [
+        "2 parent step(s) could not be interpreted, what they ran is not in the report: Invoke-Remote-Runbook "
+        "(Success), Aggregate (Failed) [the step names no TargetLocation account]"
+    ]
+    assert "Invoke-Remote-Runbook (Success)" in v["msg"]
+
+
+def test_both_are_listed_first_and_a_long_list_stays_one_line():
+    unresolved = [{"target_location": 0, "target": "ou-ab12-%08d" % i, "reason": "x"} for i in range(12)]
+    s = harvest_summary([], unresolved=unresolved, uninterpreted=[{"step_name": "S", "status": "Pending"}])
+    s["no_instance_matched"] = "no instance matched the targets: tag:a=b"
+    v = judge(s)
+    assert v["broken_rules"] == ["unresolved_targets", "uninterpreted_steps", "no_instance_matched"]
+    assert v["reasons"][0].startswith("12 target(s) could not be resolved")
+    assert v["reasons"][0].endswith("and 2 more")
+    assert "ou-ab12-00000009" in v["reasons"][0] and "ou-ab12-00000010" not in v["reasons"][0]
+    assert v["reasons"][1] == "1 parent step(s) could not be interpreted, what they ran is not in the report: S (Pending)"
+
+
+def test_a_location_that_could_not_be_read_is_not_a_pass():
+    unreadable = {
+        "account": "444455556666",
+        "region": "eu-west-1",
+        "status": "Success",
+        "read_status": "failed",
+        "read_error": {"code": "AccessDenied", "message": "not authorized to perform sts:AssumeRole"},
+        "instances": [],
+    }
+    v = judge(harvest_summary([ok_location("111122223333"), unreadable]))
+    assert not v["passed"]
+    assert v["broken_rules"] == ["max_failed_percent"]
+    assert v["facts"]["lost_locations"] == 1
+
+
+def test_an_ambiguous_member_execution_is_not_a_pass():
+    """Two candidate member executions found by a road: the harvest leaves the location NotReported with its
+    candidates (reading.py); the verdict counts it as one failed target."""
+    ambiguous = {
+        "account": "444455556666",
+        "region": "eu-west-1",
+        "status": "NotReported",
+        "step_status": "Success",
+        "read_status": "skipped",
+        "member_road": "document_and_start_time",
+        "member_candidates": [
+            {"automation_execution_id": "11111111-1111-4111-8111-111111111111"},
+            {"automation_execution_id": "22222222-2222-4222-8222-222222222222"},
+        ],
+        "reason": "ambiguous: 2 candidate member executions found by document_and_start_time (...); none was picked",
+        "read_error": {"code": "AmbiguousMemberExecution", "message": "ambiguous"},
+        "instances": [],
+    }
+    v = judge(harvest_summary([ok_location("111122223333"), ambiguous]))
+    assert not v["passed"]
+    assert v["facts"]["lost_locations"] == 1
+    assert v["reasons"] == ["1 of 2 instance(s) did not succeed (50.0% > run_automation_max_failed_percent 0%)"]
