@@ -174,8 +174,10 @@ def rule_unresolved_targets(f, settings, summary, wait):
         len(unresolved),
         _listed(
             unresolved,
-            lambda t: "%s (target location %s: %s)"
-            % (t.get("target") or "?", t.get("target_location", "?"), t.get("reason") or "no reason given"),
+            lambda t: (
+                "%s (target location %s: %s)"
+                % (t.get("target") or "?", t.get("target_location", "?"), t.get("reason") or "no reason given")
+            ),
         ),
     )
 
