@@ -22,6 +22,8 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.mode
     STATUS_COLOURS,
     counts_text,
     error_text,
+    gap_rows,
+    location_notes,
     outputs_text,
     title_of,
 )
@@ -130,6 +132,19 @@ def render_html(source, out, title=None):
     if s["unreadable_locations"]:
         out.write('<span class="locfail"><b>%d</b> unreadable locations</span>' % s["unreadable_locations"])
     out.write("</div>\n")
+    gaps = gap_rows(source)
+    if gaps:
+        out.write('<h2 id="not-resolved">Not resolved / not interpreted</h2>\n')
+        out.write(
+            '<div class="locfail">Targeted but not accounted for: the accounts behind these are not in the report.</div>\n'
+        )
+        out.write('<table id="gaps"><tr><th>What</th><th>Name</th><th>Status</th><th>Detail</th></tr>\n')
+        for gap in gaps:
+            out.write(
+                '<tr class="gap"><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td></tr>\n'
+                % (_h(gap["kind"]), _h(gap["name"]), _badge(gap["status"]), _h(gap["detail"]))
+            )
+        out.write("</table>\n")
     render_fleet(source, out)
     render_changes(source, out)
     render_instances(source, out)
@@ -152,12 +167,38 @@ def render_html(source, out, title=None):
             '<h2 id="%s">Account %s &middot; %s %s</h2>\n'
             % (_h(anchor), _h(loc.get("account")), _h(loc.get("region")), _badge(loc.get("status")))
         )
+        notes = location_notes(loc)
         if loc.get("member_execution_id"):
-            out.write('<div class="meta">Member execution <code>%s</code></div>\n' % _h(loc.get("member_execution_id")))
+            out.write(
+                '<div class="meta">Member execution <code>%s</code>%s</div>\n'
+                % (
+                    _h(loc.get("member_execution_id")),
+                    " (found by %s)" % _h(notes["member_road"]) if notes["member_road"] else "",
+                )
+            )
+        if notes["step_status"]:
+            out.write('<div class="meta">Parent step %s</div>\n' % _badge(notes["step_status"]))
+        if notes["reason"]:
+            out.write(
+                '<div class="reason%s">%s</div>\n' % (" locfail" if loc.get("read_error") else "", _h(notes["reason"]))
+            )
+        if notes["candidates"]:
+            out.write(
+                '<div class="locfail candidates">Candidate member executions (found by %s; none was picked): %s</div>\n'
+                % (
+                    _h(notes["member_road"] or "?"),
+                    ", ".join("<code>%s</code>" % _h(c) for c in notes["candidates"]),
+                )
+            )
         if loc.get("failure_message"):
             out.write('<div class="locfail">%s</div>\n' % _h(loc.get("failure_message")))
-        if loc.get("read_error") and loc.get("read_status") in ("failed", "skipped"):
-            out.write('<div class="locfail read-error">Not read: %s</div>\n' % _h(error_text(loc.get("read_error"))))
+        read_error = loc.get("read_error") or {}
+        if (
+            read_error
+            and loc.get("read_status") in ("failed", "skipped")
+            and read_error.get("message") != notes["reason"]
+        ):
+            out.write('<div class="locfail read-error">Not read: %s</div>\n' % _h(error_text(read_error)))
         instances = loc.get("instances") or []
         if not instances:
             if loc.get("read_status") == "ok":

@@ -14,6 +14,7 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.mode
     FAILED_STATUSES,
     XML_INVALID_RE,
     error_text,
+    gap_rows,
     outputs_text,
     title_of,
 )
@@ -43,6 +44,12 @@ def render_junit(source, out, title=None):
         props = ET.SubElement(suite, "properties")
         for key in ("account", "region", "status", "member_execution_id"):
             ET.SubElement(props, "property", {"name": key, "value": xml_text(loc.get(key) or "")})
+        for key in ("member_road", "reason"):  # only when the record has them
+            if loc.get(key):
+                ET.SubElement(props, "property", {"name": key, "value": xml_text(loc[key])})
+        if loc.get("member_candidates"):
+            ids = [c.get("automation_execution_id") or "?" for c in loc["member_candidates"]]
+            ET.SubElement(props, "property", {"name": "member_candidates", "value": xml_text(",".join(ids))})
         classbase = "%s.%s" % (loc.get("account"), loc.get("region"))
         instances = loc.get("instances") or []
 
@@ -77,7 +84,8 @@ def render_junit(source, out, title=None):
                 el.text = xml_text(message)
             else:
                 counts["skipped"] += 1
-                ET.SubElement(tc, "skipped", {"message": xml_text("location %s" % loc.get("status"))})
+                reason = ": %s" % loc["reason"] if loc.get("reason") else ""
+                ET.SubElement(tc, "skipped", {"message": xml_text("location %s%s" % (loc.get("status"), reason))})
         for inst in instances:
             classname = "%s.%s" % (classbase, inst.get("instance_id") or inst.get("execution_id"))
             steps = inst.get("steps") or []
@@ -116,6 +124,7 @@ def render_junit(source, out, title=None):
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
+    _gap_suite(root, source, totals)
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("instances", str(s["instances"]))
@@ -123,6 +132,26 @@ def render_junit(source, out, title=None):
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(ET.tostring(root, encoding="unicode"))
     out.write("\n")
+
+
+def _gap_suite(root, source, totals):
+    """One failed test case per target that could not be resolved and per parent step that could not be
+    interpreted (its raw step name and status), in a suite of their own; none when there is nothing."""
+    gaps = gap_rows(source)
+    if not gaps:
+        return
+    suite = ET.SubElement(root, "testsuite", {"name": "not resolved / not interpreted"})
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for gap in gaps:
+        kind = "unresolved_target" if gap["kind"] == "target" else "uninterpreted_step"
+        tc = _case(suite, counts, kind, gap["name"] or "?")
+        counts["failures"] += 1
+        message = "%s %s (%s): %s" % (gap["kind"], gap["name"], gap["status"], gap["detail"])
+        el = ET.SubElement(tc, "failure", {"message": xml_text(message), "type": xml_text(kind)})
+        el.text = xml_text(message)
+    for key, value in counts.items():
+        suite.set(key, str(value))
+        totals[key] += value
 
 
 def _compliance_cases(suite, counts, classname, result):

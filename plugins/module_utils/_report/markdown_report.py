@@ -15,6 +15,10 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.flee
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
     XML_INVALID_RE,
     counts_text,
+    error_text,
+    gap_rows,
+    location_notes,
+    notes_text,
     rows,
     title_of,
 )
@@ -42,6 +46,17 @@ def render_markdown(source, out, title=None):
     out.write("| Unreadable locations | %d |\n" % s["unreadable_locations"])
     out.write("| Instances | %d (%s) |\n" % (s["instances"], _md(counts_text(s["instances_by_status"]))))
     out.write("| Failures | %d |\n\n" % s["failures_total"])
+    gaps = gap_rows(source)
+    if gaps:
+        out.write("## Not resolved / not interpreted\n\n")
+        out.write("Targeted but not accounted for: the accounts behind these are not in the report.\n\n")
+        out.write("| What | Name | Status | Detail |\n|---|---|---|---|\n")
+        for gap in gaps:
+            out.write(
+                "| %s | %s | %s | %s |\n"
+                % (_md(gap["kind"]), _md(gap["name"]), _md(gap["status"]), _md(gap["detail"], limit=500))
+            )
+        out.write("\n")
     if s["step_failures"]:
         out.write("### Step failures\n\n| Step | Failures |\n|---|---|\n")
         for step in sorted(s["step_failures"]):
@@ -54,6 +69,7 @@ def render_markdown(source, out, title=None):
         out.write(items[0] and "%s\n\n" % _md(items[0]))
         out.write("".join("- %s\n" % _md(item) for item in items[1:]) + ("\n" if items[1:] else ""))
     _instances(source, out)
+    _locations(source, out)
     out.write("## Results\n\n")
     out.write("| Account | Region | Instance | Instance status | Step | Step status | Outputs / failure |\n")
     out.write("|---|---|---|---|---|---|---|\n")
@@ -141,4 +157,26 @@ def _instances(source, out):
             values.append(MARKS.get(row["compliance"], "") + _md(row["compliance"]))
         values += [MARKS.get(c["status"], "") + _md(c["value"] or "?", limit=80) for c in row["cells"]]
         out.write("| %s |\n" % " | ".join(values))
+    out.write("\n")
+
+
+def _locations(source, out):
+    """One row per account and region: its status, member execution and what the record says of it (the reason of
+    a NoTargets / NeverStarted / NotReported location, how the member execution was found, the candidates of an
+    ambiguous one)."""
+    out.write("## Locations\n\n| Account | Region | Status | Member execution | Notes |\n|---|---|---|---|---|\n")
+    for loc in source.locations():
+        notes = notes_text(location_notes(loc))
+        if not notes and loc.get("read_status") == "failed":
+            notes = "not read: %s" % error_text(loc.get("read_error"))
+        out.write(
+            "| %s | %s | %s | %s | %s |\n"
+            % (
+                _md(loc.get("account")),
+                _md(loc.get("region")),
+                _md(loc.get("status")),
+                _md(loc.get("member_execution_id")),
+                _md(notes, limit=500),
+            )
+        )
     out.write("\n")

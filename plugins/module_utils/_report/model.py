@@ -49,6 +49,7 @@ class Source:
         self.execution = {}
         self._summary = None
         self._offsets = None
+        self._harvest_summary = None  # the harvest's own summary (the result's, or the JSON Lines summary line)
         self.expect = expect or {}  # the OS standard (compliance.normalize_expect), {} for facts only
         self.changes = None  # the "changed since" section (_report/changes.py), when asked for
         if data is not None:
@@ -112,9 +113,13 @@ class Source:
         """Byte offsets of the location lines, sorted by account and region (they arrive in completion order)."""
         if self._offsets is None:
             keyed = []
+            harvest_summary = {}
             for offset, item in self._lines(with_offsets=True):
                 if item.get("type") == "location":
                     keyed.append((str(item.get("account")), str(item.get("region")), offset))
+                elif item.get("type") == "summary":
+                    harvest_summary = {k: v for k, v in item.items() if k != "type"}
+            self._harvest_summary = harvest_summary
             keyed.sort()
             self._offsets = [k[2] for k in keyed]
         return self._offsets
@@ -132,8 +137,16 @@ class Source:
                 record.pop("type", None)
                 yield annotate(record, self.expect)
 
+    def harvest_summary(self):
+        """The harvest's own summary: the result's ``summary``, or the JSON Lines ``summary`` line ({} without)."""
+        if self.data is not None:
+            return self.data.get("summary") or {}
+        self._index()
+        return self._harvest_summary or {}
+
     def summary(self):
-        """Always recomputed from the locations, so that every format reports the same numbers."""
+        """Always recomputed from the locations, so that every format reports the same numbers; what the locations
+        cannot tell (:data:`GAP_KEYS`: targets not resolved, parent steps not interpreted) is the harvest's own."""
         if self._summary is None:
             summary = Summary(max_failures=100000)
             fleet = Fleet(self.expect)
@@ -144,7 +157,82 @@ class Source:
             self._summary.update(fleet.as_dict())
             for bookkeeping in ("api_calls", "retries", "credential_renewals"):
                 self._summary.pop(bookkeeping, None)
+            harvest = self.harvest_summary()
+            for key in GAP_KEYS:
+                self._summary[key] = list(harvest.get(key) or [])
         return self._summary
+
+
+# The harvest summary's lists of what it could not resolve or interpret (plugins/module_utils/_harvest/harvest.py).
+GAP_KEYS = ("unresolved_targets", "uninterpreted_steps")
+
+
+def gap_rows(source):
+    """The "Not resolved / not interpreted" section, one row per target of the parent's ``TargetLocations`` that
+    could not be resolved and per parent step the harvest could not interpret (with its raw step name and status):
+    ``{"kind", "name", "status", "detail"}``; [] when there is none. Shared by the HTML and Markdown reports; the
+    JUnit report makes each one a failed test case."""
+    s = source.summary()
+    out = []
+    for item in s.get("unresolved_targets") or []:
+        out.append(
+            {
+                "kind": "target",
+                "name": item.get("target") or "",
+                "status": "Unresolved",
+                "detail": "target location %s: %s" % (item.get("target_location", "?"), item.get("reason") or ""),
+            }
+        )
+    for step in s.get("uninterpreted_steps") or []:
+        detail = [step.get("reason") or "not interpreted"]
+        if step.get("action"):
+            detail.append("action %s" % step["action"])
+        if step.get("output_keys"):
+            detail.append("outputs %s" % ", ".join(str(k) for k in step["output_keys"]))
+        if step.get("member_execution_id"):
+            detail.append("member execution %s" % step["member_execution_id"])
+        if step.get("failure_message"):
+            detail.append(step["failure_message"])
+        out.append(
+            {
+                "kind": "parent step",
+                "name": step.get("step_name") or "",
+                "status": step.get("status") or "",
+                "detail": "; ".join(detail),
+            }
+        )
+    return out
+
+
+def location_notes(loc):
+    """What a location's own fields say beyond its status, for the HTML and Markdown reports: ``reason`` (why a
+    NoTargets / NeverStarted / NotReported location has that status), ``step_status`` (the parent step's own
+    status, when the harvest gave the location another), ``member_road`` (how the member execution was found) and
+    ``candidates`` (the candidate member execution ids of an ambiguous location; none was picked)."""
+    step_status = loc.get("step_status")
+    return {
+        "reason": loc.get("reason") or "",
+        "step_status": step_status if step_status and step_status != loc.get("status") else "",
+        "member_road": loc.get("member_road") or "",
+        "candidates": [
+            "%s (%s)" % (c.get("automation_execution_id") or "?", c.get("status") or "?")
+            for c in loc.get("member_candidates") or []
+        ],
+    }
+
+
+def notes_text(notes):
+    """:func:`location_notes` as one line (Markdown cells, CSV-like text)."""
+    parts = []
+    if notes["reason"]:
+        parts.append(notes["reason"])
+    if notes["step_status"]:
+        parts.append("parent step %s" % notes["step_status"])
+    if notes["candidates"]:
+        parts.append("candidates found by %s: %s" % (notes["member_road"] or "?", ", ".join(notes["candidates"])))
+    elif notes["member_road"]:
+        parts.append("member execution found by %s" % notes["member_road"])
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------------------
