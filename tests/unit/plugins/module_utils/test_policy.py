@@ -248,7 +248,9 @@ def test_both_are_listed_first_and_a_long_list_stays_one_line():
     assert v["reasons"][0].startswith("12 target(s) could not be resolved")
     assert v["reasons"][0].endswith("and 2 more")
     assert "ou-ab12-00000009" in v["reasons"][0] and "ou-ab12-00000010" not in v["reasons"][0]
-    assert v["reasons"][1] == "1 parent step(s) could not be interpreted, what they ran is not in the report: S (Pending)"
+    assert (
+        v["reasons"][1] == "1 parent step(s) could not be interpreted, what they ran is not in the report: S (Pending)"
+    )
 
 
 def test_a_location_that_could_not_be_read_is_not_a_pass():
@@ -288,3 +290,71 @@ def test_an_ambiguous_member_execution_is_not_a_pass():
     assert not v["passed"]
     assert v["facts"]["lost_locations"] == 1
     assert v["reasons"] == ["1 of 2 instance(s) did not succeed (50.0% > run_automation_max_failed_percent 0%)"]
+
+
+def test_through_the_harvest_an_ou_the_organization_cannot_expand_and_a_step_without_location_fail_the_policy():
+    """The summary as automation_execution_info returns it (harvest.gather) and run_policy judges it: the parent
+    targets an account and an OU, the organization cannot be read (the fake factory has no organizations client),
+    and one parent step names no account. Every location the harvest could read succeeded."""
+    import datetime
+
+    from support.harvest_fakes import MGMT, OK_STEPS, PARENT, T0, FakeFactory
+
+    from ansible_collections.orgops.ssm_automation.plugins.module_utils._harvest import harvest
+
+    account, ou, region = "222222222222", "ou-abcd-12345678", "eu-west-1"
+    member_id, instance_exec = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "8d2e3f40-5b6c-4d7e-9f00-1b2c3d4e5f60"
+    factory = FakeFactory()
+    member_ssm = factory.ssm(account, region)
+    member_ssm.executions[member_id] = {
+        "AutomationExecutionId": member_id,
+        "AutomationExecutionStatus": "Success",
+        "DocumentName": "check-os",
+        "ExecutionStartTime": T0 + datetime.timedelta(seconds=2),
+        "Targets": [{"Key": "tag:ssm-automation", "Values": ["true"]}],
+    }
+    member_ssm.executions[instance_exec] = {
+        "AutomationExecutionId": instance_exec,
+        "AutomationExecutionStatus": "Success",
+        "DocumentName": "check-os",
+        "ParentAutomationExecutionId": member_id,
+        "Target": "i-0123456789abcdef0",
+        "ExecutionStartTime": T0 + datetime.timedelta(seconds=3),
+        "StepExecutions": OK_STEPS,
+    }
+    member_ssm.children[member_id] = [instance_exec]
+    factory.ssm(MGMT, region).executions[PARENT] = {
+        "AutomationExecutionId": PARENT,
+        "AutomationExecutionStatus": "Success",
+        "DocumentName": "check-os",
+        "AutomationType": "CrossAccount",
+        "ExecutionStartTime": T0,
+        "TargetParameterName": "InstanceId",
+        "Targets": [{"Key": "tag:ssm-automation", "Values": ["true"]}],
+        "TargetLocations": [{"Accounts": [account, ou], "Regions": [region]}],
+        "StepExecutions": [
+            {
+                "StepName": "Run-%s-%s" % (account, region),
+                "Action": "aws:executeAutomation",
+                "StepStatus": "Success",
+                "TargetLocation": {"Accounts": [account], "Regions": [region]},
+                "Outputs": {"ExecutionId": [member_id]},
+            },
+            {"StepName": "Run-Somewhere", "Action": "aws:executeAutomation", "StepStatus": "Success"},
+        ],
+    }
+    result = harvest.gather(factory, PARENT, region, rate=0)
+    assert [(r["account"], r["status"]) for r in result["locations"]] == [(account, "Success")]
+    assert result["summary"]["instances"] == 1 and result["summary"]["failures_total"] == 0
+
+    v = judge(result["summary"])
+    assert not v["passed"]
+    assert v["broken_rules"] == ["unresolved_targets", "uninterpreted_steps"]
+    assert v["reasons"][0].startswith(
+        "1 target(s) could not be resolved, their accounts are not in the report: "
+        "ou-abcd-12345678 (target location 0: the organization could not be read"
+    )
+    assert v["reasons"][1] == (
+        "1 parent step(s) could not be interpreted, what they ran is not in the report: Run-Somewhere (Success) "
+        "[the step names no TargetLocation account]"
+    )
