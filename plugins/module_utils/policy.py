@@ -170,7 +170,7 @@ def rule_unresolved_targets(f, settings, summary, wait):
     unresolved = list((summary or {}).get("unresolved_targets") or [])
     if not unresolved:
         return None
-    return "%d target(s) could not be resolved, their accounts are not in the report: %s" % (
+    return "%d target(s) could not be resolved, their accounts may be missing from the report: %s" % (
         len(unresolved),
         _listed(
             unresolved,
@@ -193,7 +193,7 @@ def rule_uninterpreted_steps(f, settings, summary, wait):
     for step in steps:
         if step.get("reason") and step["reason"] not in reasons:
             reasons.append(step["reason"])
-    return "%d parent step(s) could not be interpreted, what they ran is not in the report: %s%s" % (
+    return "%d parent step(s) could not be interpreted, what they ran may be missing from the report: %s%s" % (
         len(steps),
         _listed(steps, lambda st: "%s (%s)" % (st.get("step_name") or "?", st.get("status") or "no status")),
         " [%s]" % "; ".join(reasons) if reasons else "",

@@ -136,7 +136,7 @@ def render_html(source, out, title=None):
     if gaps:
         out.write('<h2 id="not-resolved">Not resolved / not interpreted</h2>\n')
         out.write(
-            '<div class="locfail">Targeted but not accounted for: the accounts behind these are not in the report.</div>\n'
+            '<div class="locfail">The harvest could not expand these targets, or map these parent steps to an account and Region: what they stand for may be missing from the report.</div>\n'
         )
         out.write('<table id="gaps"><tr><th>What</th><th>Name</th><th>Status</th><th>Detail</th></tr>\n')
         for gap in gaps:

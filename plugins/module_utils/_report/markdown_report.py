@@ -49,7 +49,9 @@ def render_markdown(source, out, title=None):
     gaps = gap_rows(source)
     if gaps:
         out.write("## Not resolved / not interpreted\n\n")
-        out.write("Targeted but not accounted for: the accounts behind these are not in the report.\n\n")
+        out.write(
+            "The harvest could not expand these targets, or map these parent steps to an account and Region: what they stand for may be missing from the report.\n\n"
+        )
         out.write("| What | Name | Status | Detail |\n|---|---|---|---|\n")
         for gap in gaps:
             out.write(

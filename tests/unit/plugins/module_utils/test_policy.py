@@ -206,7 +206,7 @@ def test_a_target_that_could_not_be_resolved_fails_naming_it_even_when_every_loc
     assert not v["passed"]
     assert v["broken_rules"] == ["unresolved_targets"]
     assert v["reasons"] == [
-        "2 target(s) could not be resolved, their accounts are not in the report: ou-ab12-cdefgh34 (target location 0: "
+        "2 target(s) could not be resolved, their accounts may be missing from the report: ou-ab12-cdefgh34 (target location 0: "
         "the organization could not be read: AccessDenied), ou-zz99-nothere1 (target location 1: excluded OU not "
         "resolvable)"
     ]
@@ -233,7 +233,7 @@ def test_a_parent_step_that_could_not_be_interpreted_fails_with_its_raw_name_and
     assert not v["passed"]
     assert v["broken_rules"] == ["uninterpreted_steps"]
     assert v["reasons"] == [
-        "2 parent step(s) could not be interpreted, what they ran is not in the report: Invoke-Remote-Runbook "
+        "2 parent step(s) could not be interpreted, what they ran may be missing from the report: Invoke-Remote-Runbook "
         "(Success), Aggregate (Failed) [the step names no TargetLocation account]"
     ]
     assert "Invoke-Remote-Runbook (Success)" in v["msg"]
@@ -249,7 +249,8 @@ def test_both_are_listed_first_and_a_long_list_stays_one_line():
     assert v["reasons"][0].endswith("and 2 more")
     assert "ou-ab12-00000009" in v["reasons"][0] and "ou-ab12-00000010" not in v["reasons"][0]
     assert (
-        v["reasons"][1] == "1 parent step(s) could not be interpreted, what they ran is not in the report: S (Pending)"
+        v["reasons"][1]
+        == "1 parent step(s) could not be interpreted, what they ran may be missing from the report: S (Pending)"
     )
 
 
@@ -351,10 +352,10 @@ def test_through_the_harvest_an_ou_the_organization_cannot_expand_and_a_step_wit
     assert not v["passed"]
     assert v["broken_rules"] == ["unresolved_targets", "uninterpreted_steps"]
     assert v["reasons"][0].startswith(
-        "1 target(s) could not be resolved, their accounts are not in the report: "
+        "1 target(s) could not be resolved, their accounts may be missing from the report: "
         "ou-abcd-12345678 (target location 0: the organization could not be read"
     )
     assert v["reasons"][1] == (
-        "1 parent step(s) could not be interpreted, what they ran is not in the report: Run-Somewhere (Success) "
+        "1 parent step(s) could not be interpreted, what they ran may be missing from the report: Run-Somewhere (Success) "
         "[the step names no TargetLocation account]"
     )
