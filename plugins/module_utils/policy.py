@@ -20,7 +20,8 @@ How it is built, so that a new rule is data, not a new branch:
   function and one row; a rule that a setting turns on reads that setting and returns None when it is off.
 - What could not be resolved is never a pass: a target of the parent's ``TargetLocations`` that could not be
   expanded (``summary.unresolved_targets``) and a parent step the harvest could not interpret
-  (``summary.uninterpreted_steps``) each break a rule that names them, whatever the counts (no setting turns
+  (``summary.uninterpreted_steps``; unless an expected set vouches for the report and the step succeeded, see
+  :func:`rule_uninterpreted_steps`) each break a rule that names them, whatever the counts (no setting turns
   these off: the accounts behind them are unknown). A location that could not be read, or whose member execution is
   ambiguous (``NotReported`` with ``member_candidates``), counts as one failed target (see above).
 """
@@ -183,10 +184,18 @@ def rule_unresolved_targets(f, settings, summary, wait):
 
 
 def rule_uninterpreted_steps(f, settings, summary, wait):
-    """A parent step the harvest could not interpret (it names no account): what it ran is not accounted for, so
-    the run cannot pass. The harvest's ``summary.uninterpreted_steps`` lists them with their raw step name and
-    status."""
+    """A parent step the harvest could not interpret (it names no account), unless the expected set vouches for
+    the report: with an expected set (``summary.expected_locations``), every targeted account x region is in the
+    report and judged on its own (one that nothing explains is ``NotReported``, a failure), so a step that names no
+    account but succeeded takes nothing out of it (AWS does not document the shape of a TargetLocations parent's
+    steps: under one reading none names its account, docs/aws-differences.md). Such a step breaks this rule when
+    there is no complete expected set (none, or one with unresolved targets: what it ran is not accounted for), or
+    when it did not succeed (its failure is not explained by a location). The harvest's ``summary.uninterpreted_steps`` lists them with their raw step name
+    and status; all are listed in the reports either way."""
     steps = list((summary or {}).get("uninterpreted_steps") or [])
+    summary = summary or {}
+    if summary.get("expected_locations") and not summary.get("unresolved_targets"):  # a complete expected set
+        steps = [step for step in steps if step.get("status") != "Success"]
     if not steps:
         return None
     reasons = []

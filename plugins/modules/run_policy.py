@@ -16,11 +16,15 @@ description:
   - The last task of the orgops.ssm_automation.run_automation role, after the reports are written. Computes the
     verdict from the C(summary) of M(orgops.ssm_automation.automation_execution_info) and from how the wait ended,
     and fails with one line naming every rule that was broken.
-  - The rules, in order - more than I(max_failed_percent) percent of the targeted instances did not succeed (a
-    location that could not run or could not be read, or that the run never started or AWS never reported, counts
-    as one failed target; a location whose targets matched no instance passes); a step of I(required_steps) failed,
-    timed out or was cancelled on an instance; the run was still going at the end of the wait (with
-    I(fail_on_timeout)); the progress could not be read.
+  - The rules, in order - a target of the automation's TargetLocations could not be resolved
+    (C(summary.unresolved_targets)); a parent step could not be interpreted (C(summary.uninterpreted_steps); not when
+    the step succeeded and the expected set is complete); no location matched any instance
+    (C(summary.no_instance_matched)); more than I(max_failed_percent) percent of the targeted instances did not
+    succeed (a location that could not run or could not be read, or that the run never started or AWS never
+    reported, counts as one failed target; a location whose targets matched no instance passes); a step of
+    I(required_steps) failed, timed out or was cancelled on an instance; the run was still going at the end of the
+    wait (with I(fail_on_timeout)); more instances than allowed are noncompliant (with a compliance summary); the
+    progress could not be read.
   - Makes no AWS call and changes nothing; the rules live in the collection's C(policy) module_utils.
 author:
   - orgops maintainers (@orgops)
@@ -116,7 +120,8 @@ verdict:
       elements: str
       sample: ["3 of 20 instance(s) did not succeed (15.0% > run_automation_max_failed_percent 10%)"]
     broken_rules:
-      description: The names of the broken rules (C(max_failed_percent), C(required_steps), C(fail_on_timeout), C(progress)).
+      description: The names of the broken rules (C(unresolved_targets), C(uninterpreted_steps), C(no_instance_matched),
+        C(max_failed_percent), C(required_steps), C(fail_on_timeout), C(noncompliant_percent), C(progress)).
       type: list
       elements: str
       sample: [max_failed_percent]

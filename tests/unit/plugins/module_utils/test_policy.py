@@ -239,6 +239,34 @@ def test_a_parent_step_that_could_not_be_interpreted_fails_with_its_raw_name_and
     assert "Invoke-Remote-Runbook (Success)" in v["msg"]
 
 
+def test_with_an_expected_set_only_an_uninterpreted_step_that_did_not_succeed_fails():
+    """Under the reading where no parent step names its account, every run has uninterpreted steps: with the expected
+    set reconciled (every targeted location judged on its own), a step that succeeded takes nothing out of the
+    report; one that failed, or any step without an expected set, still fails the run."""
+    succeeded = {"step_name": "Invoke-Remote-Runbook", "status": "Success", "reason": "the step names no account"}
+    failed = {"step_name": "Invoke-Other", "status": "Failed", "reason": "the step names no account"}
+    with_set = harvest_summary([ok_location("111122223333")], uninterpreted=[succeeded])
+    with_set["expected_locations"] = 1
+    assert judge(with_set)["passed"]
+    with_set["uninterpreted_steps"] = [succeeded, failed]
+    v = judge(with_set)
+    assert v["broken_rules"] == ["uninterpreted_steps"]
+    assert (
+        v["reasons"][0].startswith("1 parent step(s) could not be interpreted")
+        and "Invoke-Other (Failed)" in v["reasons"][0]
+    )
+    without_set = harvest_summary([ok_location("111122223333")], uninterpreted=[succeeded])
+    without_set["expected_locations"] = None
+    assert judge(without_set)["broken_rules"] == ["uninterpreted_steps"]
+    incomplete = harvest_summary(
+        [ok_location("111122223333")],
+        unresolved=[{"target_location": 0, "target": "ou-ab12-cdefgh34", "reason": "AccessDenied"}],
+        uninterpreted=[succeeded],
+    )
+    incomplete["expected_locations"] = 1
+    assert judge(incomplete)["broken_rules"] == ["unresolved_targets", "uninterpreted_steps"]
+
+
 def test_both_are_listed_first_and_a_long_list_stays_one_line():
     unresolved = [{"target_location": 0, "target": "ou-ab12-%08d" % i, "reason": "x"} for i in range(12)]
     s = harvest_summary([], unresolved=unresolved, uninterpreted=[{"step_name": "S", "status": "Pending"}])
