@@ -124,7 +124,7 @@ def read_in_processes(factory, locations, work, workers, processes):
             )
             process.start()
             writer.close()  # the worker holds the only writer: its end (exit or death) is the reader's EOF
-            alive[reader] = {"process": process, "group": group, "sent": set()}
+            alive[reader] = {"process": process, "group": group, "sent": {}}
     finally:
         gc.unfreeze()
     try:
@@ -138,8 +138,13 @@ def read_in_processes(factory, locations, work, workers, processes):
                     conn.close()
                     worker["process"].join()
                     code = worker["process"].exitcode
+                    # (account, region, step) -> records received: two steps may name one account and region
+                    sent = worker["sent"]
                     for location in worker["group"]:
-                        if (location["account"], location["region"]) not in worker["sent"]:
+                        key = (location["account"], location["region"], location.get("step_name"))
+                        if sent.get(key):
+                            sent[key] -= 1
+                        else:
                             yield dict(
                                 location,
                                 read_status="failed",
@@ -152,7 +157,8 @@ def read_in_processes(factory, locations, work, workers, processes):
                             )
                     continue
                 if not isinstance(item, int):
-                    worker["sent"].add((item["account"], item["region"]))
+                    key = (item["account"], item["region"], item.get("step_name"))
+                    worker["sent"][key] = worker["sent"].get(key, 0) + 1
                 yield item
     finally:
         for conn, worker in alive.items():  # only when the caller stopped early: end the workers

@@ -103,3 +103,21 @@ def test_a_dead_worker_process_loses_no_location(monkeypatch):
     assert len(ok) + len(failed) == 12
     assert result["summary"]["unreadable_locations"] == len(failed)
     assert result["summary"]["lost_locations"] == len(failed)
+
+
+def _dies_on_the_marked_location(location):
+    if location.get("die"):
+        os._exit(9)  # pylint: disable=protected-access
+    return dict(location, read_status="ok", instances=[])
+
+
+def test_a_dead_worker_loses_neither_of_two_locations_with_the_same_account_and_region(monkeypatch):
+    """Two parent steps may name the same account and region (overlapping TargetLocations): when the worker dies
+    after sending the first, the second is still reported (WorkerFailed), not taken for the one already sent."""
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+    first = {"account": "444444444401", "region": "eu-west-1", "step_name": "a"}
+    second = dict(first, step_name="b", die=True)
+    records = list(parallel.read_in_processes(object(), [first, second], _dies_on_the_marked_location, 1, 1))
+    located = [r for r in records if isinstance(r, dict)]
+    assert sorted((r["step_name"], r["read_status"]) for r in located) == [("a", "ok"), ("b", "failed")]
+    assert located[1]["read_error"]["code"] == "WorkerFailed"
