@@ -256,13 +256,13 @@ def test_a_job_cancelled_while_it_waits_is_relaunched_onto_the_same_execution(jo
             signalled.append(pid)
         return True
 
-    first = run_job(
-        sandbox,
-        tmp_path / "first",
-        answers,
-        event_handler=on_event,
-        cancel_callback=(lambda: bool(signalled)) if how == "awx-cancel" else None,
-    )
+    cancel = {}
+    if how == "awx-cancel":
+        # ansible-runner asks cancel_callback between reads of the job's output, at least every pexpect_timeout
+        # seconds (its default, and AWX's, is 5 s): checked every 50 ms, the cancel lands while the wait task is
+        # still starting its module, not up to 5 s later, when a fast run may already have finished.
+        cancel = {"cancel_callback": lambda: bool(signalled), "settings": {"pexpect_timeout": 0.05}}
+    first = run_job(sandbox, tmp_path / "first", answers, event_handler=on_event, **cancel)
     assert signalled, "the job never reached the wait"
     assert first.status in ("failed", "canceled"), first.stdout.read()[-3000:]
     execution_id = started_id(first)
