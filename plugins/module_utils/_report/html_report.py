@@ -19,6 +19,7 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.html
 )
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
     FAILED_STATUSES,
+    GAPS_INTRO,
     STATUS_COLOURS,
     counts_text,
     error_text,
@@ -135,9 +136,7 @@ def render_html(source, out, title=None):
     gaps = gap_rows(source)
     if gaps:
         out.write('<h2 id="not-resolved">Not resolved / not interpreted</h2>\n')
-        out.write(
-            '<div class="locfail">The harvest could not expand these targets, or map these parent steps to an account and Region: what they stand for may be missing from the report.</div>\n'
-        )
+        out.write('<div class="locfail">%s</div>\n' % _h(GAPS_INTRO))
         out.write('<table id="gaps"><tr><th>What</th><th>Name</th><th>Status</th><th>Detail</th></tr>\n')
         for gap in gaps:
             out.write(

@@ -13,6 +13,7 @@ from ansible_collections.orgops.ssm_automation.plugins.module_utils import compl
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report import changes
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.fleet import columns, instance_rows
 from ansible_collections.orgops.ssm_automation.plugins.module_utils._report.model import (
+    GAPS_INTRO,
     XML_INVALID_RE,
     counts_text,
     error_text,
@@ -49,9 +50,7 @@ def render_markdown(source, out, title=None):
     gaps = gap_rows(source)
     if gaps:
         out.write("## Not resolved / not interpreted\n\n")
-        out.write(
-            "The harvest could not expand these targets, or map these parent steps to an account and Region: what they stand for may be missing from the report.\n\n"
-        )
+        out.write(GAPS_INTRO + "\n\n")
         out.write("| What | Name | Status | Detail |\n|---|---|---|---|\n")
         for gap in gaps:
             out.write(

@@ -165,6 +165,11 @@ class Source:
 
 # The harvest summary's lists of what it could not resolve or interpret (plugins/module_utils/_harvest/harvest.py).
 GAP_KEYS = ("unresolved_targets", "uninterpreted_steps")
+# The sentence above the "Not resolved / not interpreted" table, in every format that has one.
+GAPS_INTRO = (
+    "The harvest could not expand these targets, or map these parent steps to an account and Region: "
+    "what they stand for may be missing from the report."
+)
 
 
 def gap_rows(source):
